@@ -1,0 +1,198 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  createLoadBalancer, formatError, isLbError, LbError, loadConfigFile, resolveConfig, type LoadBalancer, type ResolvedConfig,
+} from '../core/index.js';
+import { builtinPlugins } from '../plugins/index.js';
+import { builtinPresets } from '../presets/index.js';
+import { isDemoAddress, startDemoBackends, type DemoBackend } from './demo.js';
+import { editorSchemaPath, packageVersion } from './package-info.js';
+
+/** What a command writes to; tests pass their own. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processIo: Io = {
+  out: (text) => process.stdout.write(text + '\n'),
+  err: (text) => process.stderr.write(text + '\n'),
+};
+
+export interface ConfigFlags {
+  config?: string;
+  preset?: string;
+  cwd?: string;
+}
+
+/** Loads and resolves the configuration with the built-in plugins and presets. */
+export async function loadResolved(flags: ConfigFlags): Promise<ResolvedConfig> {
+  const { file, raw } = await loadConfigFile({ configPath: flags.config, cwd: flags.cwd });
+  return resolveConfig(raw, file, { plugins: builtinPlugins, presets: builtinPresets, presetOverride: flags.preset });
+}
+
+/** Prints an error the way every command does: no stack trace for lb's own errors. Returns the exit status. */
+export function reportError(io: Io, error: unknown): number {
+  if (isLbError(error)) {
+    io.err(`lb: ${formatError(error)}`);
+    return error.code.startsWith('LB_ERR_CONFIG') || error.code.startsWith('LB_ERR_PRESET') || error.code.startsWith('LB_ERR_PLUGIN') ? 2 : 1;
+  }
+  io.err(`lb: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return 1;
+}
+
+function describeConfig(resolved: ResolvedConfig): string {
+  return resolved.file ? path.relative(process.cwd(), resolved.file) || resolved.file : '(none; built-in defaults)';
+}
+
+export async function validateCommand(io: Io, flags: ConfigFlags): Promise<number> {
+  try {
+    const resolved = await loadResolved(flags);
+    const plugins = resolved.plugins.map((p) => p.plugin.name).join(', ') || 'none';
+    io.out(`${describeConfig(resolved)} is valid: preset ${resolved.preset.name}, strategy ${resolved.strategy.plugin.name}, plugins: ${plugins}, ${resolved.backends.length} backend(s).`);
+    return 0;
+  } catch (e) {
+    return reportError(io, e);
+  }
+}
+
+export function presetsCommand(io: Io): number {
+  for (const preset of builtinPresets.values()) {
+    const strategy = typeof preset.strategy === 'string' ? preset.strategy : preset.strategy.use;
+    const plugins = preset.plugins.map((p) => (typeof p === 'string' ? p : p.use));
+    io.out(`${preset.name.padEnd(20)} ${preset.description}`);
+    io.out(`${''.padEnd(20)} strategy: ${strategy}; plugins: ${plugins.length ? plugins.join(', ') : 'none'}`);
+  }
+  return 0;
+}
+
+export function initCommand(io: Io, options: { file?: string; force?: boolean; cwd?: string }): number {
+  const cwd = options.cwd ?? process.cwd();
+  const file = path.resolve(cwd, options.file ?? '.lbrc.json');
+  if (existsSync(file) && !options.force) {
+    io.err(`lb: ${path.relative(cwd, file) || file} already exists; pass --force to overwrite it.`);
+    return 1;
+  }
+  let schema = path.relative(path.dirname(file), editorSchemaPath).split(path.sep).join('/');
+  if (!schema.startsWith('.')) schema = `./${schema}`;
+  const starter = {
+    $schema: schema,
+    preset: 'basic',
+    listen: { host: '127.0.0.1', port: 8080 },
+    backends: ['http://127.0.0.1:9001', 'http://127.0.0.1:9002', 'http://127.0.0.1:9003'],
+  };
+  writeFileSync(file, JSON.stringify(starter, null, 2) + '\n');
+  io.out(`Wrote ${path.relative(cwd, file) || file}. Edit "backends", then run: lb run${options.file ? ` --config ${options.file}` : ''}`);
+  return 0;
+}
+
+export interface RunFlags extends ConfigFlags {
+  port?: number;
+  host?: string;
+  demo?: boolean;
+}
+
+/** A started `lb run`: what it serves, and how to stop it. */
+export interface Running {
+  lb: LoadBalancer;
+  url: string;
+  demo: DemoBackend[];
+  stop(): Promise<void>;
+}
+
+/** Starts lb as `lb run` does, without touching process signals (tests call this). */
+export async function startRun(io: Io, flags: RunFlags): Promise<Running> {
+  let resolved = await loadResolved(flags);
+  let demo: DemoBackend[] = [];
+  if (flags.demo) {
+    const configured = resolved.backends.map((b) => b.url);
+    const foreign = configured.filter((u) => !isDemoAddress(u));
+    if (foreign.length) {
+      throw new LbError('LB_ERR_CONFIG_INVALID', { file: describeConfig(resolved) }, {
+        details: [` - backends: --demo serves loopback addresses only; found ${foreign.join(', ')}.\n   -> Drop --demo to use real backends, or list 127.0.0.1 addresses.`],
+      });
+    }
+    demo = await startDemoBackends(configured);
+    if (!configured.length) resolved = { ...resolved, backends: demo.map((b) => ({ url: b.url, weight: 1 })) };
+  }
+  if (!resolved.backends.length) {
+    throw new LbError('LB_ERR_CONFIG_NO_BACKENDS', { file: describeConfig(resolved) });
+  }
+  const lb = await createLoadBalancer(resolved);
+  let info;
+  try {
+    info = await lb.listen(flags.port ?? resolved.config.listen.port, flags.host ?? resolved.config.listen.host);
+  } catch (e) {
+    await lb.close();
+    await Promise.all(demo.map((b) => b.close()));
+    throw e;
+  }
+  const plugins = resolved.plugins.map((p) => p.plugin.name);
+  io.out(`lb ${packageVersion} listening on ${info.url}`);
+  io.out(`  config:   ${describeConfig(resolved)} (preset ${resolved.preset.name})`);
+  io.out(`  strategy: ${resolved.strategy.plugin.name}`);
+  io.out(`  plugins:  ${plugins.length ? plugins.join(', ') : 'none'}`);
+  io.out(`  backends: ${resolved.backends.map((b) => `${b.url}${b.weight && b.weight !== 1 ? ` (weight ${b.weight})` : ''}`).join(', ')}${demo.length ? ' (demo, in-process)' : ''}`);
+  if (demo.length) io.out(`Try: curl -s ${info.url}/   (repeat it: the backend changes each time)`);
+  return {
+    lb,
+    url: info.url,
+    demo,
+    stop: async () => {
+      await lb.close();
+      await Promise.all(demo.map((b) => b.close()));
+    },
+  };
+}
+
+/** `lb run`: start, then shut down gracefully on SIGINT/SIGTERM and exit 0. */
+export async function runCommand(io: Io, flags: RunFlags): Promise<number> {
+  let running: Running;
+  try {
+    running = await startRun(io, flags);
+  } catch (e) {
+    return reportError(io, e);
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        io.err(`lb: ${signal} again; exiting without waiting.`);
+        process.exit(1);
+      }
+      stopping = true;
+      running.lb.logger.info(`${signal} received; finishing in-flight requests`, { inFlight: running.lb.pool.targets.reduce((n, t) => n + t.inFlight, 0) });
+      running.stop().then(
+        () => {
+          running.lb.logger.info('stopped');
+          resolve(0);
+        },
+        (e: unknown) => resolve(reportError(io, e)),
+      );
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+export const HELP = `lb ${packageVersion}: a load balancer and reverse proxy built from plugins.
+
+Usage: lb <command> [options]
+
+Commands:
+  run        Start the proxy.
+             --config FILE   rc file (default: .lbrc, .lbrc.json, .lbrc.yaml, .lbrc.js, lb.config.js or package.json#lb in this folder)
+             --preset NAME   preset to use; wins over the rc's "preset"
+             --port N        port to listen on (0: any free port); wins over listen.port
+             --host ADDR     address to bind; wins over listen.host
+             --demo          start example backends in-process (at the rc's loopback addresses, or three on free ports)
+  validate   Check a configuration and exit 0 when it is valid, 2 when not.  --config FILE, --preset NAME
+  presets    List the presets with their plugins.
+  init       Write a starter .lbrc.json.  --config FILE (where to write), --force (overwrite)
+
+Options:
+  --version  Print the version.
+  --help     Print this help.
+
+Exit status: 0 success; 1 runtime failure; 2 invalid configuration or usage.
+Docs: docs/getting-started.md, docs/configuration.md, docs/errors.md.`;

@@ -1,0 +1,119 @@
+import type { FromSchema } from 'json-schema-to-ts';
+
+const pluginName = {
+  type: 'string',
+  minLength: 1,
+  description: 'A built-in plugin name, an npm package name, or a path starting with ./ or ../ (relative to the rc file).',
+} as const;
+
+const pluginEntry = {
+  description: 'A plugin: its name alone, or an object naming it with options.',
+  anyOf: [
+    pluginName,
+    {
+      type: 'object',
+      properties: {
+        use: pluginName,
+        options: { type: 'object', description: 'Options for the plugin, checked against its own schema.' },
+        enabled: { type: 'boolean', default: true, description: 'false drops a plugin that the preset would add.' },
+      },
+      required: ['use'],
+      additionalProperties: false,
+    },
+  ],
+} as const;
+
+/** The core part of the rc file's schema; plugins' own options schemas are checked beside it. */
+export const coreConfigSchema = {
+  type: 'object',
+  description: 'Configuration of lb, the load balancer.',
+  properties: {
+    $schema: { type: 'string', description: 'Path or URL of this JSON Schema, for editors.' },
+    preset: {
+      type: 'string',
+      default: 'basic',
+      description: 'Named list of plugins with default options (`lb presets` lists them). `--preset` on the command line wins.',
+    },
+    listen: {
+      type: 'object',
+      default: {},
+      description: 'Where lb accepts client connections.',
+      properties: {
+        host: { type: 'string', default: '127.0.0.1', description: 'Address to bind; "0.0.0.0" or "::" for every interface.' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'TCP port; 0 picks a free one.' },
+      },
+      additionalProperties: false,
+    },
+    backends: {
+      type: 'array',
+      default: [],
+      description: 'The backend servers (targets) requests are balanced across.',
+      items: {
+        description: 'A backend: its URL alone, or an object with a URL and a weight.',
+        anyOf: [
+          { type: 'string', pattern: '^https?://', description: 'Backend URL, e.g. "http://127.0.0.1:9001".' },
+          {
+            type: 'object',
+            properties: {
+              url: { type: 'string', pattern: '^https?://', description: 'Backend URL, e.g. "http://127.0.0.1:9001".' },
+              weight: { type: 'integer', minimum: 1, maximum: 1000, default: 1, description: 'Relative share of requests for weighted strategies.' },
+            },
+            required: ['url'],
+            additionalProperties: false,
+          },
+        ],
+      },
+    },
+    strategy: {
+      ...pluginEntry,
+      description: 'The strategy that picks a backend for each request; overrides the preset\'s. A name, or { "use": name, "options": {...} }.',
+    },
+    plugins: {
+      type: 'array',
+      default: [],
+      description: 'Plugins added to the preset\'s, or overriding their options (same name), or dropping them ("enabled": false).',
+      items: pluginEntry,
+    },
+    timeouts: {
+      type: 'object',
+      default: {},
+      description: 'Time limits, in milliseconds.',
+      properties: {
+        connectMs: { type: 'integer', minimum: 1, default: 5000, description: 'Connecting to a backend; past it the request gets 504 (nginx: proxy_connect_timeout).' },
+        upstreamMs: { type: 'integer', minimum: 1, default: 60000, description: 'Silence from a backend while a request waits on it; past it 504 (nginx: proxy_read_timeout).' },
+        headerMs: { type: 'integer', minimum: 1, default: 10000, description: 'Receiving a client\'s request headers; past it 408 (nginx: client_header_timeout).' },
+        clientIdleMs: { type: 'integer', minimum: 1, default: 75000, description: 'An idle client keep-alive connection is closed after this (nginx: keepalive_timeout).' },
+        upstreamIdleMs: { type: 'integer', minimum: 1, default: 4000, description: 'An idle backend keep-alive connection is closed after this; keep it below the backends\' own keep-alive timeout.' },
+        shutdownGraceMs: { type: 'integer', minimum: 0, default: 10000, description: 'On SIGINT/SIGTERM, in-flight requests get this long to finish before connections are closed.' },
+      },
+      additionalProperties: false,
+    },
+    limits: {
+      type: 'object',
+      default: {},
+      description: 'Size and count limits.',
+      properties: {
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 16384, description: 'Largest request header block, in bytes; larger gets 431.' },
+        maxSocketsPerTarget: { type: 'integer', minimum: 0, default: 0, description: 'Most connections open to one backend at once; 0 means no limit.' },
+      },
+      additionalProperties: false,
+    },
+    log: {
+      type: 'object',
+      default: {},
+      description: 'Logging to standard error.',
+      properties: {
+        level: { enum: ['debug', 'info', 'warn', 'error', 'silent'], default: 'info', description: 'Least severe level written.' },
+        format: { enum: ['text', 'json'], default: 'text', description: 'One line per event: "text" for people, "json" for collectors.' },
+        access: { type: 'boolean', default: false, description: 'Log one line per request (method, path, status, target, duration).' },
+      },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+} as const;
+
+/** The rc file as validated, with defaults filled in. */
+export type LbConfig = FromSchema<typeof coreConfigSchema, { keepDefaultedPropertiesOptional: false }>;
+/** A plugin entry as written in the rc file. */
+export type PluginEntry = NonNullable<LbConfig['plugins']>[number];

@@ -1,0 +1,353 @@
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import { pipeline as pipeStreams } from 'node:stream';
+import { ProxyServer } from 'http-proxy-3';
+import { RequestContext, ResponseContext, type RequestOwner } from './context.js';
+import { LbError, isLbError } from './errors.js';
+import { prepareRequestHeaders, responseHeaderList, responseHeaderObject } from './headers.js';
+import type { Pipeline } from './pipeline.js';
+import type { Target } from './target-pool.js';
+
+const kCtx = Symbol('lb.ctx');
+const kRes = Symbol('lb.res');
+type WithCtx = { [kCtx]?: RequestContext };
+
+export interface EngineOptions {
+  /** Log one line per request. */
+  accessLog: boolean;
+}
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ETIMEDOUT']);
+
+/** Maps a socket-level error from a backend attempt to an lb error. */
+export function classifyUpstreamError(error: unknown, target: Target | undefined): LbError {
+  if (isLbError(error)) return error;
+  const e = error as NodeJS.ErrnoException;
+  const name = target?.id ?? 'unknown';
+  const code = e?.code ?? '';
+  const detail = `${code ? `${code} ` : ''}${e?.message ?? String(error)}`.trim();
+  if (CONNECT_CODES.has(code)) return new LbError('LB_ERR_UPSTREAM_CONNECT', { target: name, detail }, { cause: error });
+  if (code.startsWith('HPE_')) return new LbError('LB_ERR_UPSTREAM_BAD_RESPONSE', { target: name, detail }, { cause: error });
+  return new LbError('LB_ERR_UPSTREAM_RESET', { target: name, detail }, { cause: error });
+}
+
+// Listeners below are shared functions that find their request through `this`,
+// so that no closure is allocated per request on the hot path.
+
+function onResponseClose(this: ServerResponse & WithCtx): void {
+  const ctx = this[kCtx];
+  if (ctx) ctx.owner.finish(ctx, this.writableFinished);
+}
+
+function onUpstreamClose(this: IncomingMessage & { [kRes]?: ServerResponse }): void {
+  // The backend's body stopped before its end (reset, timeout): cut the client's response too,
+  // so that it sees a truncated message rather than a complete-looking one.
+  const res = this[kRes];
+  if (!this.complete && res && !res.writableFinished) res.destroy();
+}
+
+/**
+ * Serves client requests: runs them through the pipeline's hooks and proxies them
+ * with http-proxy-3 on per-target keep-alive agents, streaming both bodies.
+ */
+export class ProxyEngine implements RequestOwner {
+  private readonly proxy: ProxyServer;
+  private readonly pipeline: Pipeline;
+  private readonly options: EngineOptions;
+  // Read once after sealing: an unused hook costs the hot path nothing.
+  private readonly usesReserved: boolean;
+  private readonly usesEncrypt: boolean;
+  private readonly usesRequestTransforms: boolean;
+  private readonly usesResponseTransforms: boolean;
+  private readonly usesUpstreamResponse: boolean;
+  private readonly usesUpstreamError: boolean;
+  private readonly usesRequestDone: boolean;
+  /** Requests accepted and not yet finished, for graceful shutdown. */
+  active = 0;
+  /** Open WebSocket tunnels, closed at the end of a shutdown. */
+  readonly tunnels = new Set<Duplex>();
+  draining = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(pipeline: Pipeline, options: EngineOptions) {
+    if (!pipeline.isSealed) throw new Error('seal the pipeline before creating the engine');
+    this.pipeline = pipeline;
+    this.options = options;
+    const h = pipeline.hooks;
+    this.usesReserved = h.serveReserved.isUsed();
+    this.usesEncrypt = h.encrypt.isUsed();
+    this.usesRequestTransforms = h.transformRequest.isUsed();
+    this.usesResponseTransforms = h.transformResponse.isUsed();
+    this.usesUpstreamResponse = h.upstreamResponse.isUsed();
+    this.usesUpstreamError = h.upstreamError.isUsed();
+    this.usesRequestDone = h.requestDone.isUsed();
+    this.proxy = new ProxyServer({ selfHandleResponse: true, xfwd: false, ws: true });
+    this.proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage & WithCtx) => {
+      const ctx = req[kCtx];
+      if (!ctx) return;
+      // The request may have failed (a body stage refused it) before its socket was assigned.
+      if (ctx.error) proxyReq.destroy();
+      else ctx.upstreamRequest = proxyReq;
+    });
+    this.proxy.on('proxyRes', (upstream: IncomingMessage, req: IncomingMessage & WithCtx, res: ServerResponse) => {
+      const ctx = req[kCtx];
+      if (ctx) this.respond(ctx, upstream, res);
+    });
+    this.proxy.on('error', (error: Error, req: IncomingMessage & WithCtx) => {
+      const ctx = req[kCtx];
+      if (ctx) this.upstreamFailed(ctx, error);
+    });
+    this.proxy.on('econnreset', () => {
+      // The client went away; http-proxy-3 destroyed the upstream request. Logged by finish().
+    });
+  }
+
+  /** The `request` listener of the client-facing server. */
+  readonly handleRequest = (req: IncomingMessage & WithCtx, res: ServerResponse & WithCtx): void => {
+    const ctx = new RequestContext(req, res, performance.now(), this);
+    req[kCtx] = ctx;
+    res[kCtx] = ctx;
+    this.active++;
+    res.once('close', onResponseClose);
+    if (this.draining) res.shouldKeepAlive = false;
+
+    if (this.usesReserved && req.url !== undefined && req.url.startsWith('/.lb/')) {
+      try {
+        if (this.pipeline.hooks.serveReserved.call(ctx)) return;
+      } catch (e) {
+        this.fail(ctx, e);
+        return;
+      }
+    }
+    prepareRequestHeaders(req, false);
+    if (this.usesEncrypt || this.usesRequestTransforms) {
+      this.prepare(ctx).then(() => this.dispatch(ctx), (e: unknown) => this.fail(ctx, e));
+    } else {
+      this.dispatch(ctx);
+    }
+  };
+
+  private async prepare(ctx: RequestContext): Promise<void> {
+    const h = this.pipeline.hooks;
+    if (this.usesEncrypt) {
+      const cipher = await h.encrypt.promise(ctx);
+      if (cipher) {
+        ctx.cipher = cipher;
+        const stage = cipher.decryptRequest(ctx);
+        if (stage) ctx.addRequestStage(stage);
+      }
+    }
+    if (this.usesRequestTransforms) await h.transformRequest.promise(ctx);
+  }
+
+  /** Chooses a target and sends the request to it. */
+  private dispatch(ctx: RequestContext): void {
+    if (ctx.res.writableEnded || ctx.res.destroyed) return;
+    const pool = this.pipeline.pool;
+    const tried = ctx.tried;
+    const candidates = tried ? pool.available.filter((t) => !tried.includes(t)) : pool.available;
+    if (candidates.length === 0) {
+      this.fail(ctx, new LbError('LB_ERR_TARGET_NONE_AVAILABLE'));
+      return;
+    }
+    let target: Target | undefined;
+    try {
+      target = this.pipeline.hooks.selectTarget.call(ctx, candidates);
+    } catch (e) {
+      this.fail(ctx, e);
+      return;
+    }
+    if (!target) {
+      this.fail(ctx, new LbError('LB_ERR_TARGET_NONE_AVAILABLE'));
+      return;
+    }
+    ctx.target = target;
+    ctx.held = target;
+    target.inFlight++;
+    const stages = ctx.requestStages;
+    if (stages === undefined) {
+      this.proxy.web(ctx.req, ctx.res, { target: target.url, agent: target.agent });
+      return;
+    }
+    const headers = ctx.req.headers;
+    delete headers['content-length'];
+    headers['transfer-encoding'] = 'chunked';
+    const body = pipeStreams([ctx.req, ...stages] as unknown as [Readable, ...Duplex[]], (error) => {
+      if (error) this.fail(ctx, error);
+    }) as unknown as Readable;
+    this.proxy.web(ctx.req, ctx.res, { target: target.url, agent: target.agent, buffer: body });
+  }
+
+  private respond(ctx: RequestContext, upstream: IncomingMessage, res: ServerResponse): void {
+    (upstream as IncomingMessage & { [kRes]?: ServerResponse })[kRes] = res;
+    upstream.once('close', onUpstreamClose);
+    if (this.usesUpstreamResponse) {
+      try {
+        this.pipeline.hooks.upstreamResponse.call(ctx, upstream);
+      } catch (e) {
+        this.pipeline.logger.error('upstreamResponse hook failed', { code: (e as LbError).code, detail: (e as Error).message });
+      }
+    }
+    if (res.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    if (!this.usesResponseTransforms && ctx.cipher === undefined) {
+      res.writeHead(upstream.statusCode ?? 502, responseHeaderList(upstream));
+      upstream.pipe(res);
+      return;
+    }
+    const response = new ResponseContext(ctx, upstream, responseHeaderObject(upstream));
+    const transformed = this.usesResponseTransforms ? this.pipeline.hooks.transformResponse.promise(response) : Promise.resolve(response);
+    transformed.then(
+      (r) => this.sendTransformed(ctx, r ?? response),
+      (e: unknown) => {
+        upstream.destroy();
+        this.fail(ctx, e);
+      },
+    );
+  }
+
+  private sendTransformed(ctx: RequestContext, response: ResponseContext): void {
+    const res = ctx.res;
+    if (res.destroyed) {
+      response.upstream.destroy();
+      return;
+    }
+    if (ctx.cipher) {
+      const stage = ctx.cipher.encryptResponse(response);
+      if (stage) response.addStage(stage);
+    }
+    const stages = response.stages;
+    if (stages !== undefined) delete response.headers['content-length'];
+    res.writeHead(response.statusCode, response.headers);
+    if (stages === undefined) {
+      response.upstream.pipe(res);
+      return;
+    }
+    pipeStreams([response.upstream, ...stages, res] as unknown as [Readable, ...Duplex[]], (error) => {
+      if (error && !res.writableFinished) {
+        this.pipeline.logger.warn('response body stage failed', { detail: error.message, target: ctx.target?.id });
+        res.destroy();
+      }
+    });
+  }
+
+  private upstreamFailed(ctx: RequestContext, error: unknown): void {
+    const lbError = classifyUpstreamError(error, ctx.target);
+    if (this.usesUpstreamError && lbError.source === 'upstream') this.pipeline.hooks.upstreamError.call(ctx, lbError);
+    this.fail(ctx, lbError);
+  }
+
+  /**
+   * Ends a request with an error: a short response with the error's status when
+   * nothing was sent yet, else a cut connection. One log line either way.
+   */
+  fail(ctx: RequestContext, error: unknown): void {
+    const lbError = isLbError(error) ? error : classifyUpstreamError(error, ctx.target);
+    if (ctx.error) return;
+    ctx.error = lbError;
+    this.release(ctx);
+    ctx.upstreamRequest?.destroy();
+    const res = ctx.res;
+    const fields = { code: lbError.code, method: ctx.req.method, path: ctx.req.url, target: ctx.target?.id, status: lbError.statusCode };
+    if (lbError.code === 'LB_ERR_PLUGIN_HOOK_FAILED') this.pipeline.logger.error(lbError.message, fields);
+    else this.pipeline.logger.warn(lbError.message, fields);
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const status = lbError.statusCode || 500;
+    const body = `${status} ${http.STATUS_CODES[status] ?? 'Error'} (${lbError.code})\n`;
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' };
+    if (status === 503) headers['retry-after'] = '1';
+    // The request body may be only partly read; close rather than reuse the connection.
+    if (!ctx.req.complete) headers.connection = 'close';
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  private release(ctx: RequestContext): void {
+    const held = ctx.held;
+    if (held) {
+      held.inFlight--;
+      ctx.held = undefined;
+    }
+  }
+
+  /** Called once per request when its response closes. */
+  finish(ctx: RequestContext, completed: boolean): void {
+    this.release(ctx);
+    this.active--;
+    if (!completed) {
+      ctx.upstreamRequest?.destroy();
+      if (!ctx.error) {
+        ctx.error = new LbError('LB_ERR_CLIENT_ABORTED');
+        this.pipeline.logger.debug(ctx.error.message, { method: ctx.req.method, path: ctx.req.url, target: ctx.target?.id });
+      }
+    }
+    if (this.usesRequestDone || this.options.accessLog) {
+      const outcome = { statusCode: completed ? ctx.res.statusCode : 499, durationMs: performance.now() - ctx.startedAt, error: ctx.error };
+      if (this.usesRequestDone) this.pipeline.hooks.requestDone.call(ctx, outcome);
+      if (this.options.accessLog) {
+        this.pipeline.logger.info('request', {
+          method: ctx.req.method, path: ctx.req.url, status: outcome.statusCode, target: ctx.target?.id, ms: Math.round(outcome.durationMs * 10) / 10,
+        });
+      }
+    }
+    if (this.active === 0 && this.idleWaiters.length) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** The `upgrade` listener: WebSocket handshakes go through target selection and are tunnelled. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const pool = this.pipeline.pool;
+    const res = new http.ServerResponse(req);
+    const ctx = new RequestContext(req, res, performance.now(), this);
+    let target: Target | undefined;
+    try {
+      target = pool.available.length ? this.pipeline.hooks.selectTarget.call(ctx, pool.available) : undefined;
+    } catch (e) {
+      this.rejectUpgrade(socket, isLbError(e) ? e : classifyUpstreamError(e, undefined), req);
+      return;
+    }
+    if (!target) {
+      this.rejectUpgrade(socket, new LbError('LB_ERR_TARGET_NONE_AVAILABLE'), req);
+      return;
+    }
+    const chosen = target;
+    prepareRequestHeaders(req, true);
+    chosen.inFlight++;
+    this.tunnels.add(socket);
+    socket.once('close', () => {
+      chosen.inFlight--;
+      this.tunnels.delete(socket);
+    });
+    this.proxy.ws(req, socket, head, { target: chosen.url, agent: chosen.agent }, (error: Error) => {
+      const lbError = classifyUpstreamError(error, chosen);
+      if (this.usesUpstreamError && lbError.source === 'upstream') this.pipeline.hooks.upstreamError.call(ctx, lbError);
+      this.rejectUpgrade(socket, lbError, req);
+    });
+  };
+
+  private rejectUpgrade(socket: Duplex, error: LbError, req: IncomingMessage): void {
+    this.pipeline.logger.warn(error.message, { code: error.code, path: req.url, upgrade: 'websocket' });
+    if (socket.writable) {
+      const status = error.statusCode || 500;
+      const body = `${status} ${http.STATUS_CODES[status] ?? 'Error'} (${error.code})\n`;
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    }
+  }
+
+  /** Resolves when no request is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.proxy.removeAllListeners();
+    for (const socket of this.tunnels) socket.destroy();
+  }
+}

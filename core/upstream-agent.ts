@@ -1,0 +1,70 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { LbError } from './errors.js';
+
+/** Time limits an agent enforces on connections and requests to one backend. */
+export interface UpstreamTimeouts {
+  connectMs: number;
+  upstreamMs: number;
+  upstreamIdleMs: number;
+}
+
+interface TimedAgent {
+  readonly targetName: string;
+  readonly timeouts: UpstreamTimeouts;
+}
+
+// `this` is the ClientRequest: one shared function instead of a closure per request.
+function onUpstreamTimeout(this: http.ClientRequest): void {
+  const agent = (this as unknown as { agent: TimedAgent }).agent;
+  this.destroy(new LbError('LB_ERR_UPSTREAM_TIMEOUT', { target: agent.targetName, timeoutMs: agent.timeouts.upstreamMs }));
+}
+
+function armConnectTimeout(socket: Duplex & { connecting?: boolean }, agent: TimedAgent): void {
+  if (!socket.connecting) return;
+  const timer = setTimeout(() => {
+    socket.destroy(new LbError('LB_ERR_UPSTREAM_CONNECT_TIMEOUT', { target: agent.targetName, timeoutMs: agent.timeouts.connectMs }));
+  }, agent.timeouts.connectMs);
+  const clear = () => clearTimeout(timer);
+  socket.once('connect', clear);
+  socket.once('close', clear);
+}
+
+function agentOptions(t: UpstreamTimeouts, maxSockets: number): http.AgentOptions {
+  return {
+    keepAlive: true,
+    keepAliveMsecs: 1000,
+    // The socket timeout of an idle kept-alive connection; requests set their own while active.
+    timeout: t.upstreamIdleMs,
+    maxSockets: maxSockets > 0 ? maxSockets : Infinity,
+    maxFreeSockets: 256,
+    scheduling: 'lifo',
+  };
+}
+
+type AddRequest = (req: http.ClientRequest, options: object) => void;
+type CreateConnection = (options: object, cb?: (err: Error | null, socket: Duplex) => void) => Duplex;
+
+/**
+ * Builds the keep-alive agent for one backend. It enforces the connect timeout on
+ * new connections and the upstream (read) timeout on every request, so that no
+ * request to a backend goes without a time limit, whoever creates it.
+ */
+export function createUpstreamAgent(url: URL, timeouts: UpstreamTimeouts, maxSockets: number): http.Agent {
+  const Base = url.protocol === 'https:' ? https.Agent : http.Agent;
+  const agent = new Base(agentOptions(timeouts, maxSockets)) as http.Agent & TimedAgent & { addRequest: AddRequest; createConnection: CreateConnection };
+  Object.assign(agent, { targetName: url.host, timeouts });
+  const addRequest = agent.addRequest.bind(agent);
+  agent.addRequest = (req, options) => {
+    req.setTimeout(timeouts.upstreamMs, onUpstreamTimeout);
+    addRequest(req, options);
+  };
+  const createConnection = agent.createConnection.bind(agent);
+  agent.createConnection = (options, cb) => {
+    const socket = createConnection(options, cb);
+    armConnectTimeout(socket, agent);
+    return socket;
+  };
+  return agent;
+}

@@ -55,7 +55,7 @@ export async function createLoadBalancer(resolved: ResolvedConfig, options: Load
   const pipeline = new Pipeline(pool, logger);
   // Transitions are logged once, here, whoever caused them.
   pipeline.hooks.targetStateChange.tap('lb:core', (target, previous, reason) => {
-    const log = target.state === 'down' ? logger.warn : logger.info;
+    const log = target.state === 'up' ? logger.info : logger.warn;
     log(`target ${target.id} is ${target.state}`, { previous, reason });
   });
 

@@ -1,8 +1,20 @@
 import type http from 'node:http';
 import { createUpstreamAgent, type UpstreamTimeouts } from './upstream-agent.js';
 
-/** Whether a target may receive requests. */
-export type TargetState = 'up' | 'down';
+/**
+ * Whether a target may receive requests: `up`; `down` (failed active health checks,
+ * back after `rise` passes); `ejected` (passive health: failed live traffic, back
+ * after a back-off period).
+ */
+export type TargetState = 'up' | 'down' | 'ejected';
+
+/** Consecutive-result thresholds of active health checks, with HAProxy's meaning. */
+export interface HealthThresholds {
+  /** Consecutive successful checks that bring a down target back up. */
+  rise: number;
+  /** Consecutive failed checks that take an up target down. */
+  fall: number;
+}
 
 /** Load a backend reports about itself (filled in by health plugins). Fractions are 0..1. */
 export interface TargetMetrics {
@@ -44,6 +56,13 @@ export class Target {
   metricsAt = 0;
   /** Why the target last changed state. */
   reason = '';
+  /** When the state last changed (ms since epoch); slow start measures from here. */
+  changedAt = Date.now();
+  /** Consecutive passed and failed active checks. */
+  passes = 0;
+  failures = 0;
+  /** @internal timer that ends a passive ejection. */
+  ejectionTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(spec: TargetSpec, options: TargetOptions) {
     this.url = new URL(spec.url);
@@ -89,8 +108,46 @@ export class TargetPool {
     const previous = target.state;
     target.state = state;
     target.reason = reason;
+    target.changedAt = Date.now();
+    if (state !== 'ejected' && target.ejectionTimer) {
+      clearTimeout(target.ejectionTimer);
+      target.ejectionTimer = undefined;
+    }
     this.snapshot = Object.freeze(this.targets.filter((t) => t.state === 'up'));
     for (const listener of this.listeners) listener(target, previous, reason);
+  }
+
+  /**
+   * Records one active health check. A target goes down after `fall` consecutive
+   * failures and comes back after `rise` consecutive passes.
+   */
+  recordCheck(target: Target, ok: boolean, reason: string, thresholds: HealthThresholds): void {
+    if (ok) {
+      target.failures = 0;
+      target.passes++;
+      if (target.state === 'down' && target.passes >= thresholds.rise) this.setState(target, 'up', reason || `passed ${target.passes} checks`);
+    } else {
+      target.passes = 0;
+      target.failures++;
+      if (target.state !== 'down' && target.failures >= thresholds.fall) this.setState(target, 'down', reason);
+    }
+  }
+
+  /** Passive health: takes an up target out of rotation for `ms`, then puts it back. */
+  eject(target: Target, ms: number, reason: string): void {
+    if (target.state !== 'up') return;
+    this.setState(target, 'ejected', reason);
+    target.ejectionTimer = setTimeout(() => {
+      target.ejectionTimer = undefined;
+      if (target.state === 'ejected') this.setState(target, 'up', `ejection of ${ms} ms over`);
+    }, ms);
+    target.ejectionTimer.unref();
+  }
+
+  /** Stores a load report for a target. */
+  updateMetrics(target: Target, metrics: TargetMetrics, at = Date.now()): void {
+    target.metrics = metrics;
+    target.metricsAt = at;
   }
 
   get(id: string): Target | undefined {
@@ -99,6 +156,9 @@ export class TargetPool {
 
   /** Closes every kept-alive upstream connection. */
   destroy(): void {
-    for (const t of this.targets) t.agent.destroy();
+    for (const t of this.targets) {
+      t.agent.destroy();
+      if (t.ejectionTimer) clearTimeout(t.ejectionTimer);
+    }
   }
 }

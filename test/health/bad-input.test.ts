@@ -1,0 +1,62 @@
+import { expect } from 'chai';
+import { startLb, type TestLb } from '../support/servers.js';
+import { getMany, startAgentBackend, waitFor, type AgentBackend, type HealthMode } from './helpers.js';
+
+const FALL = 2;
+
+/** Each kind of broken agent, and the reason its checks fail with. */
+const CASES: Array<{ mode: HealthMode; what: string; reason: string }> = [
+  { mode: 'garbage', what: 'cut-off JSON', reason: 'invalid JSON: Expected property name or \'}\' in JSON at position 25' },
+  { mode: 'not-an-object', what: 'JSON that is not a report', reason: 'report is an array, not a JSON object' },
+  { mode: 'html', what: 'an HTML page (wrong content type)', reason: 'content-type "text/html", expected application/json' },
+  { mode: 'no-content-type', what: 'a report without a content type', reason: 'no content-type, expected application/json' },
+  { mode: 'huge', what: 'a 10 MB streamed body', reason: 'body exceeds maxBodyBytes (65536)' },
+  { mode: 'huge-declared', what: 'a declared 10 MB body', reason: `body of ${10 * 1024 * 1024} bytes exceeds maxBodyBytes (65536)` },
+  { mode: 'hang', what: 'a response that never comes', reason: 'no complete response within 100 ms' },
+];
+
+describe('health-check plugin with broken agents', () => {
+  let backends: AgentBackend[] = [];
+  let lb: TestLb | undefined;
+  afterEach(async () => {
+    await lb?.close();
+    await Promise.all(backends.map((b) => b.close()));
+    lb = undefined;
+    backends = [];
+  });
+
+  for (const { mode, what, reason } of CASES) {
+    it(`counts ${what} as a failed check with the reason "${reason}", and keeps serving`, async () => {
+      backends = [await startAgentBackend('bad', mode), await startAgentBackend('good')];
+      lb = await startLb({
+        backends: backends.map((b) => b.url),
+        strategy: 'round-robin',
+        plugins: [{ use: 'health-check', options: { intervalMs: 100, timeoutMs: 100, fall: FALL, rise: 2 } }],
+      }, 'debug');
+      const target = lb.lb.pool.get(`127.0.0.1:${backends[0].port}`)!;
+      await waitFor(() => target.state === 'down', 3000, `${mode} agent to be taken down`);
+      const full = `GET /.lb/health: ${reason}`;
+      expect(target.reason).to.equal(`${full} (${FALL} failed checks in a row)`);
+      const debugLines = lb.log.lines.filter((l) => l.includes(`debug [health-check] check of ${target.id} failed`));
+      expect(debugLines.length).to.be.at.least(FALL);
+      expect(debugLines[0]).to.include(`reason=${JSON.stringify(full)}`, debugLines.join('\n'));
+      const good = lb.lb.pool.get(`127.0.0.1:${backends[1].port}`)!;
+      expect(good.state).to.equal('up');
+      const hits = backends[1].hits;
+      expect(await getMany(lb.url, 6)).to.deep.equal(Array(6).fill(200));
+      expect(backends[1].hits - hits).to.equal(6);
+      if (mode === 'huge') expect(backends[0].hugeBodiesCompleted, 'huge bodies read to their end').to.equal(0);
+    });
+  }
+
+  it('rejects a check path that is not a path, at validation', async () => {
+    let error: unknown;
+    try {
+      await startLb({ backends: ['http://127.0.0.1:9'], plugins: [{ use: 'health-check', options: { path: 'http://evil.example/x' } }] });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as Error).message).to.equal('Invalid configuration in (defaults; no rc file)');
+    expect((error as { details: string[] }).details.join('\n')).to.include('plugins[0].options.path');
+  });
+});

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { LbError } from '../errors.js';
+import { locateJsonError } from './json-position.js';
 
 /** The module name cosmiconfig searches under: .lbrc, .lbrc.json, .lbrc.yaml, .lbrc.js, lb.config.js, package.json#lb... */
 export const CONFIG_MODULE_NAME = 'lb';
@@ -41,6 +42,10 @@ export async function loadConfigFile(options: { configPath?: string; cwd?: strin
 
 function parseError(file: string, error: unknown): LbError {
   const raw = error instanceof Error ? error.message : String(error);
+  if (/JSON/.test(raw) && existsSync(file)) {
+    const where = locateJsonError(readFileSync(file, 'utf8'));
+    if (where) return new LbError('LB_ERR_CONFIG_PARSE', { file, detail: `invalid JSON at line ${where.line}, column ${where.column}: ${where.message}.` }, { cause: error });
+  }
   // cosmiconfig prefixes "JSON Error in <file>:" and adds a code frame; keep the reason and the position.
   const detail = raw
     .split('\n')

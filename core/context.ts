@@ -38,6 +38,12 @@ export class RequestContext {
   held: Target | undefined = undefined;
   /** @internal the request to the backend, once created. */
   upstreamRequest: ClientRequest | undefined = undefined;
+  /** Attempts made so far: 1 for the first, more after retries. */
+  attempts = 0;
+  /** @internal whether any request body byte may have reached a backend (then no retry may replay it). */
+  bodySent = false;
+  /** @internal whether a backend's response headers arrived. */
+  responded = false;
   /** @internal who is told when the response closes. */
   readonly owner: RequestOwner;
   private localsMap: Map<string | symbol, unknown> | undefined = undefined;

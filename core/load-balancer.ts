@@ -70,7 +70,7 @@ export async function createLoadBalancer(resolved: ResolvedConfig, options: Load
   }
   pipeline.seal();
 
-  const engine = new ProxyEngine(pipeline, { accessLog: config.log.access });
+  const engine = new ProxyEngine(pipeline, { accessLog: config.log.access, retries: config.retries.count, idempotentOnReset: config.retries.idempotentOnReset });
   const server = http.createServer({
     maxHeaderSize: config.limits.maxHeaderBytes,
     headersTimeout: t.headerMs,

@@ -1,6 +1,6 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
-import { pipeline as pipeStreams } from 'node:stream';
+import type { Socket } from 'node:net';
+import { PassThrough, Readable, pipeline as pipeStreams, type Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import { RequestContext, ResponseContext, type RequestOwner } from './context.js';
 import { LbError, isLbError } from './errors.js';
@@ -15,6 +15,35 @@ type WithCtx = { [kCtx]?: RequestContext };
 export interface EngineOptions {
   /** Log one line per request. */
   accessLog: boolean;
+  /** Most further attempts per request after a failed one. */
+  retries: number;
+  /** Retry bodiless idempotent requests after a reset before response headers. */
+  idempotentOnReset: boolean;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * A request body is held back until the backend's connection is established, so
+ * that a connection failure has consumed nothing and the request can go elsewhere.
+ */
+interface GatedBody {
+  source: Readable;
+  gate: PassThrough;
+}
+const kGate = Symbol('lb.gate');
+type GatedContext = RequestContext & { [kGate]?: GatedBody };
+
+function openGate(ctx: GatedContext): void {
+  const body = ctx[kGate];
+  if (!body || ctx.bodySent) return;
+  ctx.bodySent = true;
+  body.source.pipe(body.gate);
 }
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ETIMEDOUT']);
@@ -82,20 +111,28 @@ export class ProxyEngine implements RequestOwner {
     this.usesUpstreamError = h.upstreamError.isUsed();
     this.usesRequestDone = h.requestDone.isUsed();
     this.proxy = new ProxyServer({ selfHandleResponse: true, xfwd: false, ws: true });
-    this.proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage & WithCtx) => {
-      const ctx = req[kCtx];
+    this.proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage & WithCtx, _res: unknown, _options: unknown, socket: Socket) => {
+      const ctx = req[kCtx] as GatedContext | undefined;
       if (!ctx) return;
       // The request may have failed (a body stage refused it) before its socket was assigned.
-      if (ctx.error) proxyReq.destroy();
-      else ctx.upstreamRequest = proxyReq;
+      if (ctx.error) {
+        proxyReq.destroy();
+        return;
+      }
+      ctx.upstreamRequest = proxyReq;
+      if (ctx[kGate]) {
+        if (socket.connecting) socket.once('connect', () => openGate(ctx));
+        else openGate(ctx);
+      }
     });
     this.proxy.on('proxyRes', (upstream: IncomingMessage, req: IncomingMessage & WithCtx, res: ServerResponse) => {
       const ctx = req[kCtx];
       if (ctx) this.respond(ctx, upstream, res);
     });
-    this.proxy.on('error', (error: Error, req: IncomingMessage & WithCtx) => {
+    this.proxy.on('error', (error: Error, req: IncomingMessage & WithCtx, _res: unknown, target: unknown) => {
       const ctx = req[kCtx];
-      if (ctx) this.upstreamFailed(ctx, error);
+      // An error for an earlier attempt's target (a late one) must not fail the current attempt.
+      if (ctx && target === ctx.target?.url) this.upstreamFailed(ctx, error);
     });
     this.proxy.on('econnreset', () => {
       // The client went away; http-proxy-3 destroyed the upstream request. Logged by finish().
@@ -163,22 +200,45 @@ export class ProxyEngine implements RequestOwner {
     }
     ctx.target = target;
     ctx.held = target;
+    ctx.attempts++;
     target.inFlight++;
+    this.proxy.web(ctx.req, ctx.res, { target: target.url, agent: target.agent, buffer: this.bodyFor(ctx) });
+  }
+
+  /**
+   * The stream http-proxy-3 sends as the request body: undefined (the request itself)
+   * on the common bodiless first attempt; else a gated stream that a connection
+   * failure leaves unconsumed.
+   */
+  private bodyFor(ctx: GatedContext): Readable | undefined {
+    const req = ctx.req;
     const stages = ctx.requestStages;
-    if (stages === undefined) {
-      this.proxy.web(ctx.req, ctx.res, { target: target.url, agent: target.agent });
-      return;
+    if (stages === undefined && !hasBody(req)) return ctx.attempts > 1 ? Readable.from([]) : undefined;
+    let body = ctx[kGate];
+    if (body === undefined) {
+      let source: Readable = req;
+      if (stages !== undefined) {
+        delete req.headers['content-length'];
+        req.headers['transfer-encoding'] = 'chunked';
+        source = pipeStreams([req, ...stages] as unknown as [Readable, ...Duplex[]], (error) => {
+          if (error) this.fail(ctx, error);
+        }) as unknown as Readable;
+      }
+      // http-proxy-3 emits no proxyReq event (where the gate opens) for Expect: 100-continue.
+      if (req.headers.expect !== undefined) {
+        ctx.bodySent = true;
+        return source;
+      }
+      body = { source, gate: new PassThrough() };
+      ctx[kGate] = body;
+    } else {
+      body.gate = new PassThrough();
     }
-    const headers = ctx.req.headers;
-    delete headers['content-length'];
-    headers['transfer-encoding'] = 'chunked';
-    const body = pipeStreams([ctx.req, ...stages] as unknown as [Readable, ...Duplex[]], (error) => {
-      if (error) this.fail(ctx, error);
-    }) as unknown as Readable;
-    this.proxy.web(ctx.req, ctx.res, { target: target.url, agent: target.agent, buffer: body });
+    return body.gate;
   }
 
   private respond(ctx: RequestContext, upstream: IncomingMessage, res: ServerResponse): void {
+    ctx.responded = true;
     (upstream as IncomingMessage & { [kRes]?: ServerResponse })[kRes] = res;
     upstream.once('close', onUpstreamClose);
     if (this.usesUpstreamResponse) {
@@ -236,7 +296,27 @@ export class ProxyEngine implements RequestOwner {
   private upstreamFailed(ctx: RequestContext, error: unknown): void {
     const lbError = classifyUpstreamError(error, ctx.target);
     if (this.usesUpstreamError && lbError.source === 'upstream') this.pipeline.hooks.upstreamError.call(ctx, lbError);
+    if (this.mayRetry(ctx, lbError)) {
+      const failed = ctx.target!;
+      this.release(ctx);
+      (ctx.tried ??= []).push(failed);
+      ctx.upstreamRequest = undefined;
+      const candidates = this.pipeline.pool.available.filter((t) => !ctx.tried!.includes(t));
+      if (candidates.length > 0) {
+        this.pipeline.logger.warn(`${lbError.message} Retrying on another target.`, { code: lbError.code, method: ctx.req.method, path: ctx.req.url, attempt: ctx.attempts });
+        this.dispatch(ctx);
+        return;
+      }
+    }
     this.fail(ctx, lbError);
+  }
+
+  /** Retry only what cannot be applied twice: nothing was sent, or a bodiless idempotent request got no answer. */
+  private mayRetry(ctx: RequestContext, error: LbError): boolean {
+    if (ctx.attempts > this.options.retries || ctx.error || ctx.responded || ctx.res.headersSent || ctx.res.destroyed) return false;
+    if (error.code === 'LB_ERR_UPSTREAM_CONNECT' || error.code === 'LB_ERR_UPSTREAM_CONNECT_TIMEOUT') return !ctx.bodySent;
+    return error.code === 'LB_ERR_UPSTREAM_RESET' && this.options.idempotentOnReset && IDEMPOTENT.has(ctx.req.method ?? '')
+      && ctx.requestStages === undefined && !hasBody(ctx.req);
   }
 
   /**

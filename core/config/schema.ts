@@ -88,6 +88,22 @@ export const coreConfigSchema = {
       },
       additionalProperties: false,
     },
+    retries: {
+      type: 'object',
+      default: {},
+      description: 'Sending a request to another backend after a failed attempt. Retries re-enter target selection, excluding the backends already tried.',
+      properties: {
+        count: {
+          type: 'integer', minimum: 0, maximum: 10, default: 2,
+          description: 'Most further attempts per request. A connection failure is retried for any method (nothing was sent); 0 turns retries off.',
+        },
+        idempotentOnReset: {
+          type: 'boolean', default: true,
+          description: 'Also retry GET, HEAD, OPTIONS, PUT, DELETE and TRACE requests without a body when the backend resets the connection before its response headers.',
+        },
+      },
+      additionalProperties: false,
+    },
     limits: {
       type: 'object',
       default: {},
@@ -115,5 +131,5 @@ export const coreConfigSchema = {
 
 /** The rc file as validated, with defaults filled in. */
 export type LbConfig = FromSchema<typeof coreConfigSchema, { keepDefaultedPropertiesOptional: false }>;
-/** A plugin entry as written in the rc file. */
-export type PluginEntry = NonNullable<LbConfig['plugins']>[number];
+/** A plugin entry as written in the rc file or a preset. */
+export type PluginEntry = FromSchema<typeof pluginEntry, { keepDefaultedPropertiesOptional: true }>;

@@ -189,10 +189,13 @@ Commands:
   validate   Check a configuration and exit 0 when it is valid, 2 when not.  --config FILE, --preset NAME
   presets    List the presets with their plugins.
   init       Write a starter .lbrc.json.  --config FILE (where to write), --force (overwrite)
+  agent      Serve this host's load report (CPU, memory, load) for lb's health checks, as a sidecar.
+             --port N        port to listen on (default 9180)
+             --host ADDR     address to bind (default 127.0.0.1; 0.0.0.0 to reach it from another host)
 
 Options:
   --version  Print the version.
   --help     Print this help.
 
 Exit status: 0 success; 1 runtime failure; 2 invalid configuration or usage.
-Docs: docs/getting-started.md, docs/configuration.md, docs/errors.md.`;
+Docs: docs/getting-started.md, docs/configuration.md, docs/health.md, docs/errors.md.`;

@@ -2,8 +2,9 @@
 import { parseArgs } from 'node:util';
 import { HELP, initCommand, presetsCommand, processIo, runCommand, validateCommand, type Io } from './commands.js';
 import { packageVersion } from './package-info.js';
+import { agentCommand } from './agent.js';
 
-const COMMANDS = ['run', 'validate', 'presets', 'init'] as const;
+const COMMANDS = ['run', 'validate', 'presets', 'init', 'agent'] as const;
 
 function usageError(io: Io, message: string): number {
   io.err(`lb: ${message}\nRun \`lb --help\` for usage.`);
@@ -59,6 +60,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return presetsCommand(io);
     case 'init':
       return initCommand(io, { file: values.config, force: values.force });
+    case 'agent':
+      return agentCommand(io, { port, host: values.host });
   }
   return 2;
 }

@@ -7,9 +7,21 @@ import type { PresetCatalog, PresetDefinition } from '../core/index.js';
 const presets: PresetDefinition[] = [
   {
     name: 'basic',
-    description: 'Round robin (smooth weighted when weights differ), no other plugins: the plain reverse proxy.',
+    description: 'Round robin (smooth weighted when weights differ) with passive health, as nginx does by default: the plain reverse proxy.',
     strategy: 'round-robin',
-    plugins: [],
+    plugins: ['passive-health'],
+  },
+  {
+    name: 'compressed',
+    description: 'Round robin plus compression: br or gzip responses negotiated with each client, request bodies decompressed with bomb limits.',
+    strategy: 'round-robin',
+    plugins: ['compression'],
+  },
+  {
+    name: 'least-loaded',
+    description: 'Backends report their load (lb agent, GET /.lb/health, polled); metric-based sends each request where it should finish soonest.',
+    strategy: 'metric-based',
+    plugins: ['health-check'],
   },
 ];
 

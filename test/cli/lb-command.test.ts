@@ -45,7 +45,7 @@ describe('the lb command', function () {
   it('exits 0 from validate when the configuration is valid', async () => {
     const r = await lb(['validate', '--config', 'lbrc.example.json']);
     expect(r.code).to.equal(0);
-    expect(r.stdout.trim()).to.equal('lbrc.example.json is valid: preset basic, strategy round-robin, plugins: none, 3 backend(s).');
+    expect(r.stdout.trim()).to.equal('lbrc.example.json is valid: preset basic, strategy round-robin, plugins: passive-health, 3 backend(s).');
   });
 
   it('exits 2 with the file, the JSON path, expected and found, and no stack trace', async () => {
@@ -88,7 +88,7 @@ describe('the lb command', function () {
   it('lists presets with their plugins', async () => {
     const r = await lb(['presets']);
     expect(r.code).to.equal(0);
-    expect(r.stdout).to.match(/^basic\s+Round robin .*\n\s+strategy: round-robin; plugins: none\n/);
+    expect(r.stdout).to.match(/^basic\s+Round robin .*\n\s+strategy: round-robin; plugins: passive-health\n/);
   });
 
   it('writes a starter .lbrc.json that validates and points at the shipped schema, and will not overwrite it', async () => {
@@ -120,7 +120,7 @@ describe('the lb command', function () {
     });
     const r = await run;
     expect(r.code).to.equal(0);
-    expect(r.stdout).to.match(/^lb \d+\.\d+\.\d+ listening on http:\/\/127\.0\.0\.1:\d+\n  config:   \(none; built-in defaults\) \(preset basic\)\n  strategy: round-robin\n  plugins:  none\n  backends: http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+ \(demo, in-process\)\n/);
+    expect(r.stdout).to.match(/^lb \d+\.\d+\.\d+ listening on http:\/\/127\.0\.0\.1:\d+\n  config:   \(none; built-in defaults\) \(preset basic\)\n  strategy: round-robin\n  plugins:  passive-health\n  backends: http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+ \(demo, in-process\)\n/);
     expect(served).to.deep.equal(['demo-1', 'demo-2', 'demo-3', 'demo-1', 'demo-2', 'demo-3']);
     expect(r.stderr).to.include('SIGTERM received; finishing in-flight requests');
     expect(r.stderr).to.include('[lb] stopped');

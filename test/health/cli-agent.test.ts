@@ -47,7 +47,7 @@ describe('lb agent (sidecar)', () => {
     backend = await startBackend('app');
     lb = await startLb({
       backends: [backend.url],
-      plugins: [{ use: 'health-check', options: { port: (running.server.address() as AddressInfo).port, intervalMs: 100 } }],
+      plugins: [{ use: 'health-check', options: { port: (running.server.address() as AddressInfo).port, intervalMs: 100, timeoutMs: 1000 } }],
     });
     const target = lb.lb.pool.targets[0];
     await waitFor(() => target.metricsAt > 0, 2000, 'a report');

@@ -17,6 +17,8 @@ export interface AgentBackend {
   /** Health polls received, and those answered with a passing report. */
   polls: number;
   passes: number;
+  /** Health polls answered with a failing response (any mode but 'agent'). */
+  failures: number;
   mode: HealthMode;
   /** Huge bodies sent to their end (0 when every checker hung up early). */
   hugeBodiesCompleted: number;
@@ -58,6 +60,9 @@ export async function startAgentBackend(name: string, mode: HealthMode = 'agent'
       case 'agent':
         if (b.agent.handler(req, res)) b.passes++;
         return;
+    }
+    b.failures++;
+    switch (b.mode) {
       case 'draining':
         b.agent.setStatus('draining');
         b.agent.handler(req, res);
@@ -121,7 +126,7 @@ export async function startAgentBackend(name: string, mode: HealthMode = 'agent'
   agent.attach(server);
   const port = await listen(server, 0);
   const b: AgentBackend = {
-    name, server, port, url: `http://127.0.0.1:${port}`, agent, hits: 0, polls: 0, passes: 0, mode, hugeBodiesCompleted: 0,
+    name, server, port, url: `http://127.0.0.1:${port}`, agent, hits: 0, polls: 0, passes: 0, failures: 0, mode, hugeBodiesCompleted: 0,
     kill: () => new Promise((done) => {
       b.server.close(() => done());
       b.server.closeAllConnections();

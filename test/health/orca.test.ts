@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import { createHealthAgent, formatLoadReportHeader, metricsFromLoadReport, parseLoadReportHeader, type HealthAgent } from '../../plugins/health/index.js';
 import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
 
@@ -137,6 +138,7 @@ describe('ORCA load reports (endpoint-load-metrics)', () => {
       expect(m.inFlight).to.equal(1);
       expect(m.rss).to.be.above(0);
       expect(m.rps).to.be.at.least(0);
+      expect(m.cores).to.equal(os.cpus().length);
     });
   });
 });

@@ -47,6 +47,7 @@ describe('node_exporter metrics (format "prometheus")', () => {
     expect(first.metrics.memory).to.be.closeTo(1 - 2.4250814464e10 / 2.527602688e10, 1e-9);
     expect(first.metrics.load1).to.equal(2.34);
     expect(first.metrics.load).to.equal(1.17);
+    expect(first.metrics.cores).to.equal(2);
     const second = readNodeExporter(advanced(1), first.counters);
     expect(second.metrics.cpu).to.be.closeTo(0.2, 1e-6);
     const reset = readNodeExporter(advanced(0), second.counters);
@@ -81,7 +82,7 @@ describe('node_exporter metrics (format "prometheus")', () => {
       backend = await startBackend('app');
       lb = await startLb({
         backends: [backend.url],
-        plugins: [{ use: 'health-check', options: { format: 'prometheus', port: (exporter.address() as AddressInfo).port, intervalMs: 100 } }],
+        plugins: [{ use: 'health-check', options: { format: 'prometheus', port: (exporter.address() as AddressInfo).port, intervalMs: 100, timeoutMs: 1000 } }],
       });
       const target = lb.lb.pool.targets[0];
       await waitFor(() => target.metrics.cpu !== undefined, 3000, 'a CPU figure');
@@ -103,7 +104,7 @@ describe('node_exporter metrics (format "prometheus")', () => {
       backend = await startBackend('app');
       lb = await startLb({
         backends: [backend.url],
-        plugins: [{ use: 'health-check', options: { format: 'prometheus', port, intervalMs: 100, timeoutMs: 100, fall: 30 } }],
+        plugins: [{ use: 'health-check', options: { format: 'prometheus', port, intervalMs: 100, timeoutMs: 1000, fall: 30 } }],
       });
       const target = lb.lb.pool.targets[0];
       await waitFor(() => target.metrics.cpu !== undefined, 8000, 'a CPU figure from node_exporter');

@@ -1,0 +1,135 @@
+import { PassThrough } from 'node:stream';
+import { LbError, type Logger, type ResponseContext } from '../../core/index.js';
+import { checkEncodedPrefix, createCompressor, decodableCoding, IdleFlush, type EngineSettings } from './engines.js';
+import { addVary, chooseCoding, hasNoTransform, mediaTypeOf, parseAcceptEncoding, weakenEtag, type Choice } from './negotiate.js';
+import { peek, replay } from './peek.js';
+import type { Policies } from './policy.js';
+
+/** Settings of the response side, normalised once in apply(). */
+export interface ResponseSettings {
+  readonly policies: Policies;
+  readonly engines: EngineSettings;
+  readonly sizeWaitMs: number;
+  readonly flushIdleMs: number;
+  readonly checkUpstreamEncoding: boolean;
+  readonly logger: Logger;
+}
+
+const NO_CHOICE: Choice = { coding: undefined, identityRefused: false };
+
+function bodyless(method: string | undefined, status: number): boolean {
+  return method === 'HEAD' || status < 200 || status === 204 || status === 304 || status === 206;
+}
+
+/** The declared length, or undefined when absent or unreadable. */
+function declaredLength(value: string | string[] | number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'number' ? value : Number(Array.isArray(value) ? value[0] : value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+function truncate(value: string): string {
+  return value.length > 120 ? `${value.slice(0, 117)}...` : value;
+}
+
+/**
+ * Builds the transformResponse tap: decides whether to compress (never for bodyless
+ * responses, already encoded ones, no-transform, other types, small bodies, or
+ * encrypted sessions the BREACH switch covers), negotiates the coding, rewrites the
+ * headers and adds the streaming stage.
+ */
+export function createResponseTransform(s: ResponseSettings): (response: ResponseContext) => Promise<ResponseContext> {
+  const { policies, engines, logger } = s;
+
+  const choose = (response: ResponseContext): Choice => {
+    const header = response.request.req.headers['accept-encoding'];
+    if (header === undefined) return NO_CHOICE;
+    const accepted = parseAcceptEncoding(header);
+    if (accepted === undefined) {
+      logger.info('malformed Accept-Encoding; sending the response uncompressed', { value: truncate(header), path: response.request.req.url });
+      return NO_CHOICE;
+    }
+    return chooseCoding(accepted, policy(response).encodings);
+  };
+  const policy = (response: ResponseContext) => policies.match(response.request.req.url);
+
+  const checkEncoded = async (response: ResponseContext, contentEncoding: string): Promise<void> => {
+    const coding = decodableCoding(contentEncoding);
+    if (coding === undefined || contentEncoding.includes(',')) return;
+    const peeked = await peek(response.upstream, 1, s.sizeWaitMs);
+    if (peeked.bytes > 0) {
+      const complaint = checkEncodedPrefix(coding, Buffer.concat(peeked.chunks));
+      if (complaint !== undefined) {
+        throw new LbError('LB_ERR_COMPRESSION_UPSTREAM_MISLABELED', {
+          target: response.request.target?.id ?? 'unknown', encoding: contentEncoding, detail: complaint,
+        });
+      }
+    }
+    if (peeked.chunks.length > 0 || peeked.ended) {
+      const replayStage = new PassThrough();
+      replay(peeked, replayStage);
+      response.addStage(replayStage);
+    }
+  };
+
+  return async (response) => {
+    const req = response.request.req;
+    const headers = response.headers;
+    if (bodyless(req.method, response.statusCode)) return response;
+    const contentEncoding = headers['content-encoding'];
+    if (contentEncoding !== undefined && String(contentEncoding).trim().toLowerCase() !== 'identity') {
+      if (s.checkUpstreamEncoding) await checkEncoded(response, String(contentEncoding));
+      return response;
+    }
+    const p = policy(response);
+    if (!p.compress || hasNoTransform(headers['cache-control']) || headers['content-range'] !== undefined) return response;
+    const mediaType = mediaTypeOf(headers['content-type']);
+    if (mediaType === undefined || !p.types.matches(mediaType)) return response;
+    if (response.request.cipher !== undefined && (!p.compressEncrypted || p.encryptedSkip.matches(mediaType))) return response;
+
+    // From here the outcome depends on Accept-Encoding, whatever this client sent.
+    headers.vary = addVary(headers.vary);
+    const choice = choose(response);
+    const coding = choice.coding;
+    if (coding === undefined) return response;
+    const length = declaredLength(headers['content-length']);
+    if (length !== undefined && length < p.minSize && !choice.identityRefused) return response;
+
+    let replayed: Awaited<ReturnType<typeof peekAndDecide>> | undefined;
+    if (length === undefined && p.minSize > 0 && !choice.identityRefused) {
+      replayed = await peekAndDecide(response, p.minSize, s.sizeWaitMs);
+      if (replayed.small) return response;
+    }
+
+    headers['content-encoding'] = coding;
+    delete headers['content-length'];
+    delete headers['accept-ranges'];
+    if (headers.etag !== undefined) headers.etag = weakenEtag(headers.etag);
+
+    const knownLength = length ?? (replayed?.ended ? replayed.bytes : undefined);
+    const stream = knownLength === undefined;
+    const plan = createCompressor(coding, engines, knownLength, stream, s.flushIdleMs === 0);
+    const first = plan.flushable && s.flushIdleMs > 0 ? new IdleFlush(plan.flushable, s.flushIdleMs) : undefined;
+    if (first) response.addStage(first);
+    for (const stage of plan.stages) response.addStage(stage);
+    if (replayed) replay(replayed.peeked, first ?? plan.stages[0]);
+    return response;
+  };
+}
+
+/**
+ * For a body of unknown length: reads up to minSize bytes (bounded by sizeWaitMs) to
+ * learn whether it is small. A small body is replayed through a pass-through stage
+ * (already read from the backend, it cannot go back); a larger one is replayed into
+ * the compressor by the caller.
+ */
+async function peekAndDecide(response: ResponseContext, minSize: number, waitMs: number) {
+  const peeked = await peek(response.upstream, minSize, waitMs);
+  const small = peeked.ended && peeked.bytes < minSize;
+  if (small) {
+    const pass = new PassThrough();
+    replay(peeked, pass);
+    response.addStage(pass);
+  }
+  return { peeked, small, ended: peeked.ended, bytes: peeked.bytes };
+}

@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import zlib from 'node:zlib';
+import { startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { rawRequest, text } from './helpers.js';
+
+const PLAIN = Buffer.from(JSON.stringify({ message: 'this body is plain JSON, whatever the header says', items: [1, 2, 3] }));
+
+describe('compression: responses the backend already encoded', function () {
+  this.timeout(10000);
+  let backend: TestBackend;
+  let lb: TestLb;
+
+  before(async () => {
+    backend = await startBackend('encoded', (req, res) => {
+      const [, coding, honest] = req.url!.split('/');
+      const body = honest === 'honest'
+        ? coding === 'gzip' ? zlib.gzipSync(text(4000)) : coding === 'br' ? zlib.brotliCompressSync(text(4000)) : zlib.deflateSync(text(4000))
+        : PLAIN;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding, 'content-length': body.length });
+      res.end(body);
+    });
+    lb = await startLb({ preset: 'compressed', backends: [backend.url] });
+  });
+  after(async () => {
+    await lb?.close();
+    await backend?.close();
+  });
+
+  for (const coding of ['gzip', 'br', 'deflate']) {
+    it(`passes a body that really is ${coding} through untouched`, async () => {
+      const r = await rawRequest(`${lb.url}/${coding}/honest`, { headers: { 'accept-encoding': 'gzip, br, deflate' } });
+      expect(r.status).to.equal(200);
+      expect(r.headers['content-encoding']).to.equal(coding);
+      expect(r.headers.vary).to.equal(undefined);
+      const decoded = coding === 'gzip' ? zlib.gunzipSync(r.body) : coding === 'br' ? zlib.brotliDecompressSync(r.body) : zlib.inflateSync(r.body);
+      expect(decoded.equals(text(4000))).to.equal(true);
+    });
+
+    it(`answers 502 with a log line when the backend labels a plain body ${coding}`, async () => {
+      const r = await rawRequest(`${lb.url}/${coding}/lying`, { headers: { 'accept-encoding': 'gzip, br, deflate' } });
+      expect(r.status).to.equal(502);
+      expect(r.body.toString()).to.equal('502 Bad Gateway (LB_ERR_COMPRESSION_UPSTREAM_MISLABELED)\n');
+      const line = lb.log.lines.find((l) => l.includes(`Content-Encoding ${coding}, but the body is not`));
+      expect(line).to.match(new RegExp(`warn {2}\\[lb\\] Backend 127\\.0\\.0\\.1:\\d+ labels its body Content-Encoding ${coding}, but the body is not: .+ code=LB_ERR_COMPRESSION_UPSTREAM_MISLABELED method=GET path=/${coding}/lying target=127\\.0\\.0\\.1:\\d+ status=502$`));
+    });
+  }
+
+  it('keeps serving other requests after a lying backend response', async () => {
+    const r = await rawRequest(`${lb.url}/gzip/honest`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(r.status).to.equal(200);
+  });
+
+  it('passes the lie through when checkUpstreamEncoding is false', async () => {
+    const trusting = await startLb({ preset: 'compressed', backends: [backend.url], plugins: [{ use: 'compression', options: { checkUpstreamEncoding: false } }] });
+    try {
+      const r = await rawRequest(`${trusting.url}/gzip/lying`, { headers: { 'accept-encoding': 'gzip' } });
+      expect(r.status).to.equal(200);
+      expect(r.headers['content-encoding']).to.equal('gzip');
+      expect(r.body.equals(PLAIN)).to.equal(true);
+    } finally {
+      await trusting.close();
+    }
+  });
+});

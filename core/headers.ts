@@ -3,6 +3,7 @@ import { TLSSocket } from 'node:tls';
 
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus legacy ones. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
 
 /**
  * Prepares a client's request headers for the backend, in place: drops hop-by-hop
@@ -43,15 +44,22 @@ function setForwarded(headers: IncomingHttpHeaders, req: IncomingMessage, upgrad
  */
 export function responseHeaderList(upstream: IncomingMessage): string[] {
   const raw = upstream.rawHeaders;
-  const named = upstream.headers.connection;
-  const extra = named ? named.split(',').map((t) => t.trim().toLowerCase()) : undefined;
+  let named: string[] | undefined;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (HOP_BY_HOP.has(name) || (extra !== undefined && extra.includes(name))) continue;
-    out.push(raw[i], raw[i + 1]);
+    const name = raw[i];
+    // Fast path: only names as long as a hop-by-hop one need lower-casing and a look-up.
+    if (HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())) {
+      if (name.length === 10 && name.toLowerCase() === 'connection') named = raw[i + 1].split(',').map((t) => t.trim().toLowerCase());
+      continue;
+    }
+    out.push(name, raw[i + 1]);
   }
-  return out;
+  if (named === undefined) return out;
+  const extra = named;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!extra.includes(out[i].toLowerCase())) kept.push(out[i], out[i + 1]);
+  return kept;
 }
 
 /** The same as an object, for plugins that edit response headers. */

@@ -145,7 +145,8 @@ export class ProxyEngine implements RequestOwner {
     req[kCtx] = ctx;
     res[kCtx] = ctx;
     this.active++;
-    res.once('close', onResponseClose);
+    // 'close' fires once; `on` avoids the wrapper closure `once` allocates per request.
+    res.on('close', onResponseClose);
     if (this.draining) res.shouldKeepAlive = false;
 
     if (this.usesReserved && req.url !== undefined && req.url.startsWith('/.lb/')) {
@@ -240,7 +241,7 @@ export class ProxyEngine implements RequestOwner {
   private respond(ctx: RequestContext, upstream: IncomingMessage, res: ServerResponse): void {
     ctx.responded = true;
     (upstream as IncomingMessage & { [kRes]?: ServerResponse })[kRes] = res;
-    upstream.once('close', onUpstreamClose);
+    upstream.on('close', onUpstreamClose);
     if (this.usesUpstreamResponse) {
       try {
         this.pipeline.hooks.upstreamResponse.call(ctx, upstream);

@@ -55,6 +55,14 @@ export class RequestContext {
     this.owner = owner;
   }
 
+  /** Lower-cased names of backend response headers not to pass to the client. */
+  hiddenResponseHeaders: string[] | undefined = undefined;
+
+  /** Keeps a backend response header (say, an in-band load report) from reaching the client. */
+  hideResponseHeader(name: string): void {
+    (this.hiddenResponseHeaders ??= []).push(name.toLowerCase());
+  }
+
   /** Adds a streaming stage to the request body on its way to the backend. */
   addRequestStage(stage: BodyStage): void {
     (this.requestStages ??= []).push(toDuplex(stage));

@@ -42,15 +42,15 @@ function setForwarded(headers: IncomingHttpHeaders, req: IncomingMessage, upgrad
  * The backend's response headers minus hop-by-hop ones, as a flat [name, value, ...]
  * list that keeps the backend's case and repeated headers (Set-Cookie).
  */
-export function responseHeaderList(upstream: IncomingMessage): string[] {
+export function responseHeaderList(upstream: IncomingMessage, hidden?: readonly string[]): string[] {
   const raw = upstream.rawHeaders;
-  let named: string[] | undefined;
+  let named: string[] | undefined = hidden ? [...hidden] : undefined;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     // Fast path: only names as long as a hop-by-hop one need lower-casing and a look-up.
     if (HOP_LENGTHS.has(name.length) && HOP_BY_HOP.has(name.toLowerCase())) {
-      if (name.length === 10 && name.toLowerCase() === 'connection') named = raw[i + 1].split(',').map((t) => t.trim().toLowerCase());
+      if (name.length === 10 && name.toLowerCase() === 'connection') (named ??= []).push(...raw[i + 1].split(',').map((t) => t.trim().toLowerCase()));
       continue;
     }
     out.push(name, raw[i + 1]);
@@ -63,8 +63,8 @@ export function responseHeaderList(upstream: IncomingMessage): string[] {
 }
 
 /** The same as an object, for plugins that edit response headers. */
-export function responseHeaderObject(upstream: IncomingMessage): OutgoingHttpHeaders {
-  const list = responseHeaderList(upstream);
+export function responseHeaderObject(upstream: IncomingMessage, hidden?: readonly string[]): OutgoingHttpHeaders {
+  const list = responseHeaderList(upstream, hidden);
   const out: OutgoingHttpHeaders = {};
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i].toLowerCase();

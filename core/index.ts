@@ -1,7 +1,7 @@
 /** lb's core: the pipeline, its contexts, the target pool, the proxy engine, config and errors. */
 export { Pipeline, Stage, type PipelineHooks, type HookName, type HealthReport, type ListenInfo, type RequestOutcome } from './pipeline.js';
 export { RequestContext, ResponseContext, type BodyCipher, type BodyStage } from './context.js';
-export { Target, TargetPool, type HealthThresholds, type TargetMetrics, type TargetSpec, type TargetState } from './target-pool.js';
+export { Target, TargetPool, SLOW_START_MIN_FACTOR, type HealthThresholds, type TargetMetrics, type TargetSpec, type TargetState } from './target-pool.js';
 export { ProxyEngine, classifyUpstreamError } from './proxy-engine.js';
 export { createLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from './load-balancer.js';
 export { definePlugin, PLUGIN_API_VERSION, type LbPlugin, type OptionsOf, type OptionsSchema, type PluginCatalog, type PluginKind } from './plugin.js';

@@ -254,11 +254,11 @@ export class ProxyEngine implements RequestOwner {
       return;
     }
     if (!this.usesResponseTransforms && ctx.cipher === undefined) {
-      res.writeHead(upstream.statusCode ?? 502, responseHeaderList(upstream));
+      res.writeHead(upstream.statusCode ?? 502, responseHeaderList(upstream, ctx.hiddenResponseHeaders));
       upstream.pipe(res);
       return;
     }
-    const response = new ResponseContext(ctx, upstream, responseHeaderObject(upstream));
+    const response = new ResponseContext(ctx, upstream, responseHeaderObject(upstream, ctx.hiddenResponseHeaders));
     const transformed = this.usesResponseTransforms ? this.pipeline.hooks.transformResponse.promise(response) : Promise.resolve(response);
     transformed.then(
       (r) => this.sendTransformed(ctx, r ?? response),

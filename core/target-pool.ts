@@ -28,6 +28,9 @@ export interface TargetMetrics {
   [name: string]: number | undefined;
 }
 
+/** The share a recovering target starts its slow-start ramp from. */
+export const SLOW_START_MIN_FACTOR = 0.1;
+
 /** How a backend is described in configuration. */
 export interface TargetSpec {
   url: string;
@@ -58,6 +61,11 @@ export class Target {
   reason = '';
   /** When the state last changed (ms since epoch); slow start measures from here. */
   changedAt = Date.now();
+  /**
+   * Length of the slow-start ramp after the target last came back up, in ms (0: none).
+   * Set by a health plugin; strategies scale the target's share by `slowStartFactor()`.
+   */
+  slowStartMs = 0;
   /** Consecutive passed and failed active checks. */
   passes = 0;
   failures = 0;
@@ -69,6 +77,18 @@ export class Target {
     this.id = this.url.host;
     this.weight = spec.weight ?? 1;
     this.agent = createUpstreamAgent(this.url, options, options.maxSocketsPerTarget);
+  }
+
+  /**
+   * The fraction of its normal share the target should get now: 1 outside a ramp;
+   * during one, from 0.1 (HAProxy's and Envoy's floor) rising linearly to 1 over
+   * `slowStartMs` after `changedAt`.
+   */
+  slowStartFactor(now = Date.now()): number {
+    const ms = this.slowStartMs;
+    if (ms <= 0 || this.state !== 'up') return 1;
+    const f = (now - this.changedAt) / ms;
+    return f >= 1 ? 1 : Math.max(SLOW_START_MIN_FACTOR, f);
   }
 
   toString(): string {

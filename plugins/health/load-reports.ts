@@ -39,26 +39,13 @@ export default definePlugin<OptionsOf<typeof loadReportsSchema>>({
 
     pipeline.hooks.upstreamResponse.tap({ name: PLUGIN_NAME, stage: Stage.NORMAL }, (ctx, upstream) => {
       const target = ctx.target;
-      // The core copies rawHeaders to the client, so removing the pair here strips it.
       const raw = upstream.rawHeaders;
-      let seen = false;
-      let built = false;
       for (let i = 0; i < raw.length; i += 2) {
         const name = raw[i];
         if (name.length !== header.length || name.toLowerCase() !== header) continue;
-        if (!seen && target) read(target, raw[i + 1]);
-        seen = true;
-        if (strip) {
-          if (!built) {
-            // Node builds `headers` and `headersDistinct` lazily from rawHeaders and a count fixed at
-            // parse time; build them before the list gets shorter, or reading them later would fail.
-            void upstream.headers;
-            void upstream.headersDistinct;
-            built = true;
-          }
-          raw.splice(i, 2);
-          i -= 2;
-        }
+        if (target) read(target, raw[i + 1]);
+        if (strip) ctx.hideResponseHeader(header);
+        return;
       }
     });
   },

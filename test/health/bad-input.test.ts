@@ -50,7 +50,19 @@ describe('health-check plugin with broken agents', () => {
     });
   }
 
-  it('rejects a check path that is not a path, at validation', async () => {
+  it('sends a path that looks like another host ("//host/x") to the backend itself, never elsewhere', async () => {
+    const seen: string[] = [];
+    backends = [await startAgentBackend('only')];
+    backends[0].server.prependListener('request', (req) => seen.push(`${req.headers.host} ${req.url}`));
+    lb = await startLb({
+      backends: [backends[0].url],
+      plugins: [{ use: 'health-check', options: { format: 'none', path: '//example.com/x', expectStatus: [200], intervalMs: 100, timeoutMs: 1000 } }],
+    });
+    await waitFor(() => seen.length >= 1, 2000, 'a check');
+    expect(seen[0]).to.equal(`127.0.0.1:${backends[0].port} //example.com/x`);
+  });
+
+  it('rejects a check path that is not a path (an absolute URL), at validation', async () => {
     let error: unknown;
     try {
       await startLb({ backends: ['http://127.0.0.1:9'], plugins: [{ use: 'health-check', options: { path: 'http://evil.example/x' } }] });
@@ -58,6 +70,9 @@ describe('health-check plugin with broken agents', () => {
       error = e;
     }
     expect((error as Error).message).to.equal('Invalid configuration in (defaults; no rc file)');
-    expect((error as { details: string[] }).details.join('\n')).to.include('plugins[0].options.path');
+    expect((error as { details: string[] }).details).to.deep.equal([
+      ' - plugins[0].options.path: must match ^(/[^\\s]*)?$; found "http://evil.example/x".\n'
+        + '   -> Path (and query) requested on the backend. "" picks the format\'s own: /.lb/health for lb-agent and none, /metrics?collect[]=cpu&collect[]=meminfo&collect[]=loadavg for prometheus.',
+    ]);
   });
 });

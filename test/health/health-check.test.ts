@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { Target } from '../../core/index.js';
-import { slowStartFactor, SLOW_START_MIN_FACTOR } from '../../plugins/health/index.js';
+import { SLOW_START_MIN_FACTOR } from '../../core/index.js';
+import { slowStartFactor } from '../../plugins/health/index.js';
 import { startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
 import { getMany, sleep, startAgentBackend, waitFor, type AgentBackend } from './helpers.js';
 

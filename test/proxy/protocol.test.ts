@@ -67,6 +67,10 @@ describe('HTTP semantics of the proxy', () => {
     for (let i = 0; i < 50; i++) expect((await request(lb.url)).status).to.equal(200);
     expect(backend.hits).to.equal(50);
     expect(connections).to.equal(1);
+    // Nothing accumulates on the reused connection: listeners per event stay as after one request.
+    const free = Object.values((lb.lb.pool.targets[0].agent as unknown as { freeSockets: Record<string, import('node:net').Socket[]> }).freeSockets).flat();
+    expect(free).to.have.length(1);
+    for (const event of free[0].eventNames()) expect(free[0].listenerCount(event), String(event)).to.be.at.most(2);
   });
 
   it('keeps the backend\'s repeated Set-Cookie headers and status text', async () => {

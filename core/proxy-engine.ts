@@ -103,13 +103,15 @@ export class ProxyEngine implements RequestOwner {
     this.pipeline = pipeline;
     this.options = options;
     const h = pipeline.hooks;
-    this.usesReserved = h.serveReserved.isUsed();
-    this.usesEncrypt = h.encrypt.isUsed();
-    this.usesRequestTransforms = h.transformRequest.isUsed();
-    this.usesResponseTransforms = h.transformResponse.isUsed();
-    this.usesUpstreamResponse = h.upstreamResponse.isUsed();
-    this.usesUpstreamError = h.upstreamError.isUsed();
-    this.usesRequestDone = h.requestDone.isUsed();
+    // Not `isUsed()`: it counts interceptors, and the pipeline puts one on every hook.
+    const tapped = (hook: { taps: readonly unknown[] }) => hook.taps.length > 0;
+    this.usesReserved = tapped(h.serveReserved);
+    this.usesEncrypt = tapped(h.encrypt);
+    this.usesRequestTransforms = tapped(h.transformRequest);
+    this.usesResponseTransforms = tapped(h.transformResponse);
+    this.usesUpstreamResponse = tapped(h.upstreamResponse);
+    this.usesUpstreamError = tapped(h.upstreamError);
+    this.usesRequestDone = tapped(h.requestDone);
     this.proxy = new ProxyServer({ selfHandleResponse: true, xfwd: false, ws: true });
     this.proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage & WithCtx, _res: unknown, _options: unknown, socket: Socket) => {
       const ctx = req[kCtx] as GatedContext | undefined;

@@ -75,6 +75,19 @@ describe('the pipeline', () => {
     expect(Buffer.from(ciphered.map((b) => b ^ 42)).toString('latin1')).to.equal('got:SECRET[normal][encode]');
   });
 
+  it('never calls a hook that no plugin tapped while serving a request', async () => {
+    backend = await startBackend('b');
+    lb = await startLb({ backends: [backend.url] });
+    const called: string[] = [];
+    const hooks = lb.lb.pipeline.hooks;
+    for (const name of ['encrypt', 'transformRequest', 'transformResponse', 'requestDone', 'upstreamResponse', 'serveReserved'] as const) {
+      (hooks[name] as unknown as { intercept(i: object): void }).intercept({ call: () => called.push(name) });
+    }
+    expect((await request(lb.url + '/.lb/x')).status).to.equal(200);
+    expect((await request(lb.url, { method: 'POST', body: 'x' })).status).to.equal(200);
+    expect(called).to.deep.equal([]);
+  });
+
   it('lists every error code with a status, a source and a fix', () => {
     for (const [code, spec] of Object.entries(ERRORS)) {
       expect(code).to.match(/^LB_ERR_[A-Z]+_[A-Z_]+$/);

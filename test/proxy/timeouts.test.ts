@@ -85,6 +85,19 @@ describe('timeouts', () => {
     }
   });
 
+  it('closes an idle client keep-alive connection after clientIdleMs', async () => {
+    backend = await startBackend('b');
+    lb = await startLb({ backends: [backend.url], timeouts: { clientIdleMs: 300 } });
+    const socket = net.connect(lb.port, '127.0.0.1');
+    const started = Date.now();
+    let answered = false;
+    socket.on('data', () => { answered = true; });
+    socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    expect(answered).to.equal(true);
+    expect(Date.now() - started).to.be.within(250, 2000);
+  });
+
   it('does not time out a slow but steady response body', async () => {
     backend = await startBackend('steady', (_req, res) => {
       let n = 0;

@@ -1,25 +1,17 @@
 import { expect } from 'chai';
 import type { Socket } from 'node:net';
-import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { request, serversPerTest } from '../support/servers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('passive health (ejecting failing backends from live traffic)', () => {
-  let backends: TestBackend[] = [];
-  let lb: TestLb | undefined;
-
-  afterEach(async () => {
-    await lb?.close();
-    await Promise.all(backends.map((b) => b.close()));
-    lb = undefined;
-    backends = [];
-  });
+  const servers = serversPerTest();
 
   it('ejects a backend after a failed attempt, sends it nothing while ejected, and takes it back after ejectMs', async () => {
-    const resetter = await startBackend('resetter', (req) => { (req.socket as Socket).destroy(); });
-    const good = await startBackend('good');
-    backends = [resetter, good];
-    lb = await startLb({ backends: backends.map((b) => b.url), plugins: [{ use: 'passive-health', options: { ejectMs: 400 } }] });
+    const resetter = await servers.backend('resetter', (req) => { (req.socket as Socket).destroy(); });
+    const good = await servers.backend('good');
+    const backends = [resetter, good];
+    const lb = await servers.lb({ backends: backends.map((b) => b.url), plugins: [{ use: 'passive-health', options: { ejectMs: 400 } }] });
     for (let i = 0; i < 10; i++) expect((await request(lb.url)).status).to.equal(200);
     expect(resetter.hits).to.equal(1);
     const line = lb.log.lines.find((l) => l.includes(`target ${lb!.lb.pool.targets[0].id} is ejected`));
@@ -31,9 +23,9 @@ describe('passive health (ejecting failing backends from live traffic)', () => {
   });
 
   it('makes each ejection in a row last longer', async () => {
-    const resetter = await startBackend('resetter', (req) => { (req.socket as Socket).destroy(); });
-    backends = [resetter, await startBackend('good')];
-    lb = await startLb({ backends: backends.map((b) => b.url), plugins: [{ use: 'passive-health', options: { ejectMs: 200 } }] });
+    const resetter = await servers.backend('resetter', (req) => { (req.socket as Socket).destroy(); });
+    const backends = [resetter, await servers.backend('good')];
+    const lb = await servers.lb({ backends: backends.map((b) => b.url), plugins: [{ use: 'passive-health', options: { ejectMs: 200 } }] });
     await request(lb.url);
     await sleep(250);
     for (let i = 0; i < 2; i++) await request(lb.url);
@@ -42,10 +34,10 @@ describe('passive health (ejecting failing backends from live traffic)', () => {
   });
 
   it('ejects a backend after a burst of 5xx responses when consecutive5xx is set', async () => {
-    const failing = await startBackend('failing', (_req, res) => { res.writeHead(500); res.end('oops'); });
-    const good = await startBackend('good');
-    backends = [failing, good];
-    lb = await startLb({ backends: backends.map((b) => b.url), plugins: [{ use: 'passive-health', options: { consecutive5xx: 3 } }] });
+    const failing = await servers.backend('failing', (_req, res) => { res.writeHead(500); res.end('oops'); });
+    const good = await servers.backend('good');
+    const backends = [failing, good];
+    const lb = await servers.lb({ backends: backends.map((b) => b.url), plugins: [{ use: 'passive-health', options: { consecutive5xx: 3 } }] });
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) statuses.push((await request(lb.url)).status);
     expect(failing.hits).to.equal(3);
@@ -54,28 +46,28 @@ describe('passive health (ejecting failing backends from live traffic)', () => {
   });
 
   it('never ejects a lone backend, as nginx does', async () => {
-    const resetter = await startBackend('resetter', (req) => { (req.socket as Socket).destroy(); });
-    backends = [resetter];
-    lb = await startLb({ backends: [resetter.url] });
+    const resetter = await servers.backend('resetter', (req) => { (req.socket as Socket).destroy(); });
+    const backends = [resetter];
+    const lb = await servers.lb({ backends: [resetter.url] });
     for (let i = 0; i < 3; i++) expect((await request(lb.url)).status).to.equal(502);
     expect(resetter.hits).to.equal(3);
   });
 
   it('ejects no more than maxEjectedPercent of the backends', async () => {
-    backends = [
-      await startBackend('r1', (req) => { (req.socket as Socket).destroy(); }),
-      await startBackend('r2', (req) => { (req.socket as Socket).destroy(); }),
+    const backends = [
+      await servers.backend('r1', (req) => { (req.socket as Socket).destroy(); }),
+      await servers.backend('r2', (req) => { (req.socket as Socket).destroy(); }),
     ];
-    lb = await startLb({ backends: backends.map((b) => b.url), retries: { count: 0 }, plugins: [{ use: 'passive-health', options: { maxEjectedPercent: 50 } }] });
+    const lb = await servers.lb({ backends: backends.map((b) => b.url), retries: { count: 0 }, plugins: [{ use: 'passive-health', options: { maxEjectedPercent: 50 } }] });
     for (let i = 0; i < 4; i++) expect((await request(lb.url)).status).to.equal(502);
     expect(lb.lb.pool.targets.map((t) => t.state).sort()).to.deep.equal(['ejected', 'up']);
     expect(lb.log.lines.some((l) => l.includes('failing but not ejected: maxEjectedPercent reached'))).to.equal(true);
   });
 
   it('answers 503 at once while every backend is ejected', async () => {
-    const dead = [await startBackend('dead-1'), await startBackend('dead-2')];
+    const dead = [await servers.backend('dead-1'), await servers.backend('dead-2')];
     await Promise.all(dead.map((b) => b.close()));
-    lb = await startLb({ backends: dead.map((b) => b.url), retries: { count: 0 } });
+    const lb = await servers.lb({ backends: dead.map((b) => b.url), retries: { count: 0 } });
     expect((await request(lb.url)).status).to.equal(502);
     expect((await request(lb.url)).status).to.equal(502);
     const second = await request(lb.url);

@@ -1,19 +1,11 @@
 import { expect } from 'chai';
 import { createLogger, ERRORS, LbError, Pipeline, TargetPool } from '../../core/index.js';
-import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { request, serversPerTest } from '../support/servers.js';
 
 const timeouts = { connectMs: 1000, upstreamMs: 1000, upstreamIdleMs: 1000, maxSocketsPerTarget: 0 };
 
 describe('the pipeline', () => {
-  let backend: TestBackend | undefined;
-  let lb: TestLb | undefined;
-
-  afterEach(async () => {
-    await lb?.close();
-    await backend?.close();
-    lb = undefined;
-    backend = undefined;
-  });
+  const servers = serversPerTest();
 
   it('declares its hooks once, frozen', () => {
     const pipeline = new Pipeline(new TargetPool([], timeouts), createLogger({ level: 'silent' }));
@@ -31,8 +23,8 @@ describe('the pipeline', () => {
   });
 
   it('reports an error thrown by a plugin with the plugin\'s name and the hook, answers 500, and keeps serving', async () => {
-    backend = await startBackend('b');
-    lb = await startLb({ backends: [backend.url], strategy: { use: './test/fixtures/plugins/throwing-strategy.ts', options: { message: 'no luck' } } });
+    const backend = await servers.backend('b');
+    const lb = await servers.lb({ backends: [backend.url], strategy: { use: './test/fixtures/plugins/throwing-strategy.ts', options: { message: 'no luck' } } });
     const failed = await request(lb.url + '/boom');
     expect(failed.status).to.equal(500);
     expect(failed.body).to.equal('500 Internal Server Error (LB_ERR_PLUGIN_HOOK_FAILED)\n');
@@ -42,13 +34,13 @@ describe('the pipeline', () => {
 
   it('runs body stages by stage, decrypts first on the way in and encrypts last on the way out', async () => {
     let seenByBackend = '';
-    backend = await startBackend('echo', (req, res) => {
+    const backend = await servers.backend('echo', (req, res) => {
       let body = '';
       req.setEncoding('latin1');
       req.on('data', (c: string) => { body += c; });
       req.on('end', () => { seenByBackend = body; res.end(`got:${body}`); });
     });
-    lb = await startLb({ backends: [backend.url], plugins: ['./test/fixtures/plugins/body-stages.ts'] });
+    const lb = await servers.lb({ backends: [backend.url], plugins: ['./test/fixtures/plugins/body-stages.ts'] });
 
     const plain = await request(lb.url, { method: 'POST', body: 'hello' });
     expect(seenByBackend).to.equal('HELLO');
@@ -76,8 +68,8 @@ describe('the pipeline', () => {
   });
 
   it('never calls a hook that no plugin tapped while serving a request', async () => {
-    backend = await startBackend('b');
-    lb = await startLb({ backends: [backend.url] });
+    const backend = await servers.backend('b');
+    const lb = await servers.lb({ backends: [backend.url] });
     const called: string[] = [];
     const hooks = lb.lb.pipeline.hooks;
     for (const name of ['encrypt', 'transformRequest', 'transformResponse', 'requestDone', 'upstreamResponse', 'serveReserved'] as const) {

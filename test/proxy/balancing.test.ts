@@ -1,39 +1,30 @@
 import { expect } from 'chai';
-import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { request, serversPerTest } from '../support/servers.js';
 
 describe('balancing across backends', () => {
-  let backends: TestBackend[] = [];
-  let lb: TestLb | undefined;
-
-  afterEach(async () => {
-    await lb?.close();
-    await Promise.all(backends.map((b) => b.close()));
-    lb = undefined;
-    backends = [];
-  });
+  const servers = serversPerTest();
 
   it('sends requests to each backend in turn with round robin', async () => {
-    backends = await Promise.all(['a', 'b', 'c'].map((n) => startBackend(n)));
-    lb = await startLb({ backends: backends.map((b) => b.url) });
+    const backends = await Promise.all(['a', 'b', 'c'].map((n) => servers.backend(n)));
+    const lb = await servers.lb({ backends: backends.map((b) => b.url) });
     const order: string[] = [];
     for (let i = 0; i < 9; i++) order.push((await request(lb.url)).headers['x-backend'] as string);
     expect(order).to.deep.equal(['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c']);
   });
 
   it('spreads weighted backends smoothly, as nginx does (weights 5, 1, 1)', async () => {
-    backends = await Promise.all(['a', 'b', 'c'].map((n) => startBackend(n)));
-    lb = await startLb({ backends: [{ url: backends[0].url, weight: 5 }, backends[1].url, backends[2].url] });
+    const backends = await Promise.all(['a', 'b', 'c'].map((n) => servers.backend(n)));
+    const lb = await servers.lb({ backends: [{ url: backends[0].url, weight: 5 }, backends[1].url, backends[2].url] });
     const order: string[] = [];
     for (let i = 0; i < 14; i++) order.push((await request(lb.url)).headers['x-backend'] as string);
     expect(order.join('')).to.equal('aabacaa'.repeat(2));
   });
 
   it('answers 502 when a backend refuses connections (retries off), and keeps serving through the others', async () => {
-    const dead = await startBackend('dead');
+    const dead = await servers.backend('dead');
     await dead.close();
-    const alive = await startBackend('alive');
-    backends = [alive];
-    lb = await startLb({ backends: [dead.url, alive.url], retries: { count: 0 } });
+    const alive = await servers.backend('alive');
+    const lb = await servers.lb({ backends: [dead.url, alive.url], retries: { count: 0 } });
     const first = await request(lb.url + '/x');
     const second = await request(lb.url + '/y');
     expect(first.status).to.equal(502);
@@ -46,8 +37,8 @@ describe('balancing across backends', () => {
   });
 
   it('answers 503 with Retry-After when every backend is down, and recovers when one is back', async () => {
-    backends = [await startBackend('a')];
-    lb = await startLb({ backends: [backends[0].url] });
+    const backends = [await servers.backend('a')];
+    const lb = await servers.lb({ backends: [backends[0].url] });
     const target = lb.lb.pool.targets[0];
     lb.lb.pool.setState(target, 'down', 'test says so');
     const down = await request(lb.url);
@@ -63,8 +54,8 @@ describe('balancing across backends', () => {
   it('tracks requests in flight per target and releases them when responses end', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => { release = r; });
-    backends = [await startBackend('slow', (_req, res) => { void gate.then(() => res.end('done')); })];
-    lb = await startLb({ backends: [backends[0].url] });
+    const backends = [await servers.backend('slow', (_req, res) => { void gate.then(() => res.end('done')); })];
+    const lb = await servers.lb({ backends: [backends[0].url] });
     const pending = Promise.all([request(lb.url), request(lb.url)]);
     while (backends[0].hits < 2) await new Promise((r) => setTimeout(r, 5));
     expect(lb.lb.pool.targets[0].inFlight).to.equal(2);

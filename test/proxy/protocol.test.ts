@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { request, serversPerTest } from '../support/servers.js';
 
 /** Sends raw bytes on a fresh connection and resolves with everything received until the server closes or `until` matches. */
 function raw(port: number, text: string, until?: RegExp): Promise<string> {
@@ -19,18 +19,12 @@ function raw(port: number, text: string, until?: RegExp): Promise<string> {
 }
 
 describe('HTTP semantics of the proxy', () => {
-  let backend: TestBackend;
-  let lb: TestLb;
-
-  afterEach(async () => {
-    await lb?.close();
-    await backend?.close();
-  });
+  const servers = serversPerTest();
 
   it('sets X-Forwarded-For/-Proto/-Host and passes the client\'s Host', async () => {
     let seen: http.IncomingHttpHeaders = {};
-    backend = await startBackend('h', (req, res) => { seen = req.headers; res.end(); });
-    lb = await startLb({ backends: [backend.url] });
+    const backend = await servers.backend('h', (req, res) => { seen = req.headers; res.end(); });
+    const lb = await servers.lb({ backends: [backend.url] });
     await request(lb.url, { headers: { host: 'shop.example', 'x-forwarded-for': '203.0.113.7', 'x-forwarded-host': 'spoofed.example' } });
     expect(seen.host).to.equal('shop.example');
     expect(seen['x-forwarded-for']).to.equal('203.0.113.7, 127.0.0.1');
@@ -40,12 +34,12 @@ describe('HTTP semantics of the proxy', () => {
 
   it('removes hop-by-hop headers in both directions, including those named in Connection', async () => {
     let seen: http.IncomingHttpHeaders = {};
-    backend = await startBackend('h', (req, res) => {
+    const backend = await servers.backend('h', (req, res) => {
       seen = req.headers;
       res.writeHead(200, { connection: 'x-backend-hop', 'x-backend-hop': '1', 'keep-alive': 'timeout=99', 'x-end-to-end': 'kept', 'proxy-connection': 'keep-alive' });
       res.end('ok');
     });
-    lb = await startLb({ backends: [backend.url] });
+    const lb = await servers.lb({ backends: [backend.url] });
     const response = await raw(lb.port,
       'GET / HTTP/1.1\r\nHost: a\r\nConnection: close, x-client-hop\r\nX-Client-Hop: 1\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nX-End-To-End: kept\r\n\r\n',
     );
@@ -61,9 +55,9 @@ describe('HTTP semantics of the proxy', () => {
 
   it('reuses keep-alive connections to a backend across requests', async () => {
     let connections = 0;
-    backend = await startBackend('ka');
+    const backend = await servers.backend('ka');
     backend.server.on('connection', () => { connections++; });
-    lb = await startLb({ backends: [backend.url] });
+    const lb = await servers.lb({ backends: [backend.url] });
     for (let i = 0; i < 50; i++) expect((await request(lb.url)).status).to.equal(200);
     expect(backend.hits).to.equal(50);
     expect(connections).to.equal(1);
@@ -74,19 +68,19 @@ describe('HTTP semantics of the proxy', () => {
   });
 
   it('keeps the backend\'s repeated Set-Cookie headers and status text', async () => {
-    backend = await startBackend('c', (_req, res) => {
+    const backend = await servers.backend('c', (_req, res) => {
       res.statusMessage = 'Quite Created';
       res.writeHead(201, [['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']].flat());
       res.end();
     });
-    lb = await startLb({ backends: [backend.url] });
+    const lb = await servers.lb({ backends: [backend.url] });
     const response = await request(lb.url);
     expect(response.status).to.equal(201);
     expect(response.headers['set-cookie']).to.deep.equal(['a=1', 'b=2']);
   });
 
   it('tunnels WebSocket upgrades to the backend', async () => {
-    backend = await startBackend('ws');
+    const backend = await servers.backend('ws');
     let upgradeHeaders: http.IncomingHttpHeaders = {};
     backend.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
       upgradeHeaders = req.headers;
@@ -96,7 +90,7 @@ describe('HTTP semantics of the proxy', () => {
       // As a WebSocket server does: a closed client side closes the connection.
       socket.on('end', () => socket.end());
     });
-    lb = await startLb({ backends: [backend.url] });
+    const lb = await servers.lb({ backends: [backend.url] });
     const key = Buffer.from('0123456789abcdef').toString('base64');
     const { res, socket } = await new Promise<{ res: http.IncomingMessage; socket: net.Socket }>((resolve, reject) => {
       const req = http.request(lb.url + '/chat', { agent: false, headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': key, 'sec-websocket-version': '13' } });
@@ -115,10 +109,10 @@ describe('HTTP semantics of the proxy', () => {
   });
 
   it('answers a WebSocket upgrade with 502 when the backend refuses it', async () => {
-    const dead = await startBackend('dead');
+    const dead = await servers.backend('dead');
     await dead.close();
-    backend = await startBackend('unused');
-    lb = await startLb({ backends: [dead.url] });
+    const backend = await servers.backend('unused');
+    const lb = await servers.lb({ backends: [dead.url] });
     const response = await raw(lb.port, 'GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version: 13\r\n\r\n');
     expect(response).to.match(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
     expect(response).to.include('(LB_ERR_UPSTREAM_CONNECT)');

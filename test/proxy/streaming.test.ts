@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import { Readable } from 'node:stream';
-import { startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { serversPerTest } from '../support/servers.js';
 
 const MB = 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
@@ -35,17 +35,11 @@ async function peakRssGrowth(work: () => Promise<void>): Promise<number> {
 
 describe('streaming bodies through the proxy', function () {
   this.timeout(60000);
-  let backend: TestBackend;
-  let lb: TestLb;
-
-  afterEach(async () => {
-    await lb?.close();
-    await backend?.close();
-  });
+  const servers = serversPerTest();
 
   it('passes a 200 MB upload and a 200 MB download through with memory growth under 100 MB', async () => {
     let received = 0;
-    backend = await startBackend('big', (req, res) => {
+    const backend = await servers.backend('big', (req, res) => {
       if (req.method === 'POST') {
         req.on('data', (c: Buffer) => { received += c.length; });
         req.on('end', () => res.end(String(received)));
@@ -54,7 +48,7 @@ describe('streaming bodies through the proxy', function () {
         bytes(200 * MB).pipe(res);
       }
     });
-    lb = await startLb({ backends: [backend.url] });
+    const lb = await servers.lb({ backends: [backend.url] });
     let downloaded = 0;
     const growth = await peakRssGrowth(async () => {
       const upload = await new Promise<string>((resolve, reject) => {
@@ -84,12 +78,12 @@ describe('streaming bodies through the proxy', function () {
   it('aborts the upstream request when the client disconnects mid-upload', async () => {
     let upstreamClosed!: (aborted: boolean) => void;
     const closed = new Promise<boolean>((r) => { upstreamClosed = r; });
-    backend = await startBackend('slow-reader', (req, res) => {
+    const backend = await servers.backend('slow-reader', (req, res) => {
       req.on('data', () => {});
       req.on('close', () => upstreamClosed(!req.complete));
       res.on('close', () => {});
     });
-    lb = await startLb({ backends: [backend.url] }, 'debug');
+    const lb = await servers.lb({ backends: [backend.url] }, 'debug');
     const req = http.request(lb.url + '/upload', { method: 'POST', agent: false, headers: { 'content-length': String(10 * MB) } });
     req.on('error', () => {});
     req.write(Buffer.alloc(256 * 1024));
@@ -103,13 +97,13 @@ describe('streaming bodies through the proxy', function () {
   it('aborts the upstream response when the client disconnects mid-download', async () => {
     let upstreamClosed!: () => void;
     const closed = new Promise<void>((r) => { upstreamClosed = r; });
-    backend = await startBackend('endless', (_req, res) => {
+    const backend = await servers.backend('endless', (_req, res) => {
       res.writeHead(200);
       const source = bytes(1024 * MB);
       source.pipe(res);
       res.on('close', () => { source.destroy(); upstreamClosed(); });
     });
-    lb = await startLb({ backends: [backend.url] });
+    const lb = await servers.lb({ backends: [backend.url] });
     await new Promise<void>((resolve) => {
       http.get(lb.url, { agent: false }, (res) => {
         let got = 0;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { request, serversPerTest } from '../support/servers.js';
 
 /**
  * A TCP listener that never accepts, with its backlog already full: the kernel drops
@@ -26,19 +26,11 @@ async function startBlackhole(): Promise<{ port: number; close(): void }> {
 }
 
 describe('timeouts', () => {
-  let backend: TestBackend | undefined;
-  let lb: TestLb | undefined;
-
-  afterEach(async () => {
-    await lb?.close();
-    await backend?.close();
-    lb = undefined;
-    backend = undefined;
-  });
+  const servers = serversPerTest();
 
   it('cuts off a client that sends its headers one byte at a time, with 408 at the header timeout', async () => {
-    backend = await startBackend('b');
-    lb = await startLb({ backends: [backend.url], timeouts: { headerMs: 400 } });
+    const backend = await servers.backend('b');
+    const lb = await servers.lb({ backends: [backend.url], timeouts: { headerMs: 400 } });
     const started = Date.now();
     const socket = net.connect(lb.port, '127.0.0.1');
     const text = 'GET / HTTP/1.1\r\nHost: slow\r\nX-Padding: ' + 'a'.repeat(100);
@@ -60,8 +52,8 @@ describe('timeouts', () => {
   });
 
   it('answers 504 when a backend accepts the request but stays silent past upstreamMs, and serves the next request', async () => {
-    backend = await startBackend('silent', (req, res) => { if (req.url === '/ok') res.end('fine'); });
-    lb = await startLb({ backends: [backend.url], timeouts: { upstreamMs: 300 } });
+    const backend = await servers.backend('silent', (req, res) => { if (req.url === '/ok') res.end('fine'); });
+    const lb = await servers.lb({ backends: [backend.url], timeouts: { upstreamMs: 300 } });
     const started = Date.now();
     const response = await request(lb.url + '/hang');
     expect(response.status).to.equal(504);
@@ -74,7 +66,7 @@ describe('timeouts', () => {
   it('answers 504 when connecting to a backend takes longer than connectMs', async () => {
     const hole = await startBlackhole();
     try {
-      lb = await startLb({ backends: [`http://127.0.0.1:${hole.port}`], timeouts: { connectMs: 300 } });
+      const lb = await servers.lb({ backends: [`http://127.0.0.1:${hole.port}`], timeouts: { connectMs: 300 } });
       const started = Date.now();
       const response = await request(lb.url);
       expect(response.status).to.equal(504);
@@ -86,8 +78,8 @@ describe('timeouts', () => {
   });
 
   it('closes an idle client keep-alive connection after clientIdleMs', async () => {
-    backend = await startBackend('b');
-    lb = await startLb({ backends: [backend.url], timeouts: { clientIdleMs: 300 } });
+    const backend = await servers.backend('b');
+    const lb = await servers.lb({ backends: [backend.url], timeouts: { clientIdleMs: 300 } });
     const socket = net.connect(lb.port, '127.0.0.1');
     const started = Date.now();
     let answered = false;
@@ -99,19 +91,19 @@ describe('timeouts', () => {
   });
 
   it('does not time out a slow but steady response body', async () => {
-    backend = await startBackend('steady', (_req, res) => {
+    const backend = await servers.backend('steady', (_req, res) => {
       let n = 0;
       const timer = setInterval(() => { res.write('.'); if (++n === 6) { clearInterval(timer); res.end(); } }, 100);
     });
-    lb = await startLb({ backends: [backend.url], timeouts: { upstreamMs: 250 } });
+    const lb = await servers.lb({ backends: [backend.url], timeouts: { upstreamMs: 250 } });
     const response = await request(lb.url);
     expect(response.status).to.equal(200);
     expect(response.body).to.equal('......');
   });
 
   it('answers 431 to request headers over limits.maxHeaderBytes, and 400 to a malformed request', async () => {
-    backend = await startBackend('b');
-    lb = await startLb({ backends: [backend.url], limits: { maxHeaderBytes: 2048 } });
+    const backend = await servers.backend('b');
+    const lb = await servers.lb({ backends: [backend.url], limits: { maxHeaderBytes: 2048 } });
     const big = await new Promise<string>((resolve) => {
       const s = net.connect(lb!.port, '127.0.0.1', () => s.write(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(4096)}\r\n\r\n`));
       let got = '';

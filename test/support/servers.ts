@@ -88,3 +88,28 @@ export function request(url: string, options: http.RequestOptions & { body?: str
     req.end(options.body);
   });
 }
+
+/**
+ * Backends and lb instances for one `describe`, closed after each test (lb first,
+ * then backends), so tests need no cleanup code of their own.
+ */
+export function serversPerTest() {
+  const open: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    while (open.length) await open.pop()!.close();
+  });
+  const track = <T extends { close(): Promise<void> }>(server: T): T => {
+    open.push(server);
+    return server;
+  };
+  return {
+    backend: async (name: string, handler?: Handler) => track(await startBackend(name, handler)),
+    /** A closed backend's address: connections to it are refused. */
+    deadUrl: async () => {
+      const b = await startBackend('dead');
+      await b.close();
+      return b.url;
+    },
+    lb: async (rc: Record<string, unknown>, logLevel: 'debug' | 'info' | 'warn' = 'info') => track(await startLb(rc, logLevel)),
+  };
+}

@@ -32,15 +32,15 @@ function armConnectTimeout(socket: Duplex & { connecting?: boolean }, agent: Tim
 }
 
 function agentOptions(t: UpstreamTimeouts, maxSockets: number): http.AgentOptions {
-  return {
+  // Node copies the agent's options into every request's: set only what differs from
+  // the defaults (keepAliveMsecs 1000, maxFreeSockets 256, scheduling 'lifo', no socket limit).
+  const options: http.AgentOptions = {
     keepAlive: true,
-    keepAliveMsecs: 1000,
     // The socket timeout of an idle kept-alive connection; requests set their own while active.
     timeout: t.upstreamIdleMs,
-    maxSockets: maxSockets > 0 ? maxSockets : Infinity,
-    maxFreeSockets: 256,
-    scheduling: 'lifo',
   };
+  if (maxSockets > 0) options.maxSockets = maxSockets;
+  return options;
 }
 
 type AddRequest = (req: http.ClientRequest, options: object) => void;

@@ -223,9 +223,7 @@ export class ProxyEngine implements RequestOwner {
       if (stages !== undefined) {
         delete req.headers['content-length'];
         req.headers['transfer-encoding'] = 'chunked';
-        source = pipeStreams([req, ...stages] as unknown as [Readable, ...Duplex[]], (error) => {
-          if (error) this.fail(ctx, error);
-        }) as unknown as Readable;
+        source = this.chainRequestStages(ctx, stages);
       }
       // http-proxy-3 emits no proxyReq event (where the gate opens) for Expect: 100-continue.
       if (req.headers.expect !== undefined) {
@@ -238,6 +236,27 @@ export class ProxyEngine implements RequestOwner {
       body.gate = new PassThrough();
     }
     return body.gate;
+  }
+
+  /**
+   * Pipes the client's body through the request stages. Unlike stream.pipeline, a
+   * failing stage does not destroy the client's request: lb stops reading it and still
+   * answers with the stage's status (413, 400), then closes the connection.
+   */
+  private chainRequestStages(ctx: RequestContext, stages: Duplex[]): Readable {
+    const req = ctx.req;
+    const onStageError = (error: Error) => {
+      req.unpipe();
+      req.pause();
+      for (const stage of stages) stage.destroy();
+      this.fail(ctx, error);
+    };
+    let tail: Readable = req;
+    for (const stage of stages) {
+      stage.on('error', onStageError);
+      tail = tail.pipe(stage);
+    }
+    return tail;
   }
 
   private respond(ctx: RequestContext, upstream: IncomingMessage, res: ServerResponse): void {

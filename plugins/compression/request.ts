@@ -121,16 +121,9 @@ function corrupt(codings: readonly DecodableCoding[], e: NodeJS.ErrnoException):
   return new LbError('LB_ERR_COMPRESSION_CORRUPT', { encoding: [...codings].reverse().join(', '), detail });
 }
 
-/**
- * Answers the client with `error` (413, 400) through the engine that serves the request,
- * without destroying the request stream. The documented path, a stage error, makes the
- * core destroy the client's request, which resets the connection before the status can
- * be sent (and crashes http-proxy-3's request error handler); see docs/compression.md.
- */
-function refuseRequest(ctx: RequestContext, stage: Duplex, error: LbError): void {
-  const owner = ctx.owner as unknown as { fail?: (ctx: RequestContext, error: unknown) => void };
-  if (typeof owner.fail === 'function') owner.fail(ctx, error);
-  else stage.destroy(error);
+/** Ends the request with `error` (413, 400): a failing request stage is answered by the core with its status. */
+function refuseRequest(_ctx: RequestContext, stage: Duplex, error: LbError): void {
+  stage.destroy(error);
 }
 
 function hasBody(req: IncomingMessage): boolean {

@@ -1,20 +1,10 @@
 // In-process engine measurements: compressed bytes and throughput of node:zlib brotli, brotli-wasm
 // and node:zlib gzip at every level, plus streaming behaviour (event-loop blocking) of the two brotli engines.
-import { createRequire } from 'node:module';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
-import { createCompressor } from '../../plugins/compression/engines.js';
+import { compressOnce, createCompressor, type EngineSettings } from '../../plugins/compression/engines.js';
 import { median } from '../lib/stats.js';
 import type { BenchDocument } from './documents.js';
-
-const Z = zlib.constants;
-
-interface BrotliWasm {
-  compress(buf: Uint8Array, options?: { quality?: number }): Uint8Array;
-}
-const brotliWasm = createRequire(import.meta.url)('brotli-wasm') as BrotliWasm;
 
 export type EngineId = 'zlib-br' | 'wasm-br' | 'zlib-gzip';
 export const ENGINE_LABELS: Record<EngineId, string> = { 'zlib-br': 'node:zlib brotli', 'wasm-br': 'brotli-wasm', 'zlib-gzip': 'node:zlib gzip' };
@@ -24,15 +14,13 @@ export const LEVELS: Record<EngineId, number[]> = {
   'zlib-gzip': [1, 2, 3, 4, 5, 6, 7, 8, 9],
 };
 
-/** One-shot compression as lb does it for a body of known length (window sized to the body, as lb does). */
+/** One-shot compression exactly as lb does it for a body of known length (the plugin's own function). */
 export function compressWith(engine: EngineId, level: number, body: Buffer): Buffer {
-  if (engine === 'zlib-gzip') return zlib.gzipSync(body, { level });
-  if (engine === 'wasm-br') {
-    const out = brotliWasm.compress(body, { quality: level });
-    return Buffer.from(out.buffer, out.byteOffset, out.length);
-  }
-  const lgwin = Math.max(10, Math.min(19, Math.ceil(Math.log2(body.length))));
-  return zlib.brotliCompressSync(body, { params: { [Z.BROTLI_PARAM_QUALITY]: level, [Z.BROTLI_PARAM_LGWIN]: lgwin, [Z.BROTLI_PARAM_SIZE_HINT]: body.length } });
+  const settings: EngineSettings = {
+    brotliEngine: engine === 'wasm-br' ? 'wasm' : 'zlib', brotliQuality: level, brotliLargeQuality: level, brotliLargeFrom: 0,
+    brotliWindowBits: 19, gzipLevel: engine === 'zlib-gzip' ? level : 6,
+  };
+  return compressOnce(engine === 'zlib-gzip' ? 'gzip' : 'br', settings, body);
 }
 
 export interface EngineCell {
@@ -96,19 +84,26 @@ export async function measureStreaming(doc: BenchDocument, quality: number, roun
     const speeds: number[] = [];
     const delays: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const histogram = monitorEventLoopDelay({ resolution: 1 });
       const chunks: Buffer[] = [];
       for (let i = 0; i < doc.body.length; i += 65536) chunks.push(doc.body.subarray(i, i + 65536));
       // The plugin's own stage for a body of this known length (larger than its one-shot limit).
-      const settings = { brotliEngine: engine === 'zlib-br' ? 'zlib' : 'wasm', brotliQuality: quality, brotliWindowBits: 19, gzipLevel: 6 } as const;
+      const settings = { brotliEngine: engine === 'zlib-br' ? 'zlib' : 'wasm', brotliQuality: quality, brotliLargeQuality: quality, brotliLargeFrom: 0, brotliWindowBits: 19, gzipLevel: 6 } as const;
       const [compressor] = createCompressor('br', settings, doc.body.length, false, false).stages;
-      histogram.enable();
+      // A 1 ms ticker: the longest gap between its ticks is the longest time the event loop was blocked.
+      let last = performance.now();
+      let longest = 0;
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        longest = Math.max(longest, now - last);
+        last = now;
+      }, 1);
       const t0 = performance.now();
       await pipeline(Readable.from(chunks), compressor, new Writable({ write(_c, _e, cb) { cb(); } }));
       const seconds = (performance.now() - t0) / 1000;
-      histogram.disable();
+      await new Promise((r) => setTimeout(r, 5));
+      clearInterval(ticker);
       speeds.push(doc.body.length / 1e6 / seconds);
-      delays.push(histogram.max / 1e6);
+      delays.push(longest);
     }
     out.push({ engine, mbPerS: median(speeds), maxLoopDelayMs: median(delays) });
   }

@@ -13,6 +13,8 @@ const doc = largeJson();
 const settings: EngineSettings = {
   brotliEngine: engine === 'wasm-br' ? 'wasm' : 'zlib',
   brotliQuality: level,
+  brotliLargeQuality: level,
+  brotliLargeFrom: 0,
   brotliWindowBits: 19,
   gzipLevel: engine === 'zlib-gzip' ? level : 6,
 };

@@ -13,7 +13,7 @@ import type { BenchDocument } from './documents.js';
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const here = (file: string) => path.join(repoRoot, 'bench', 'compression', file);
 
-export type ContenderId = 'lb-off' | 'lb-br' | 'lb-gzip' | 'nginx-off' | 'nginx-gzip1' | 'nginx-gzip6';
+export type ContenderId = 'lb-off' | 'lb-stage' | 'lb-br' | 'lb-gzip' | 'lb-br-malloc' | 'nginx-off' | 'nginx-gzip1' | 'nginx-gzip6';
 
 export interface Contender {
   id: ContenderId;
@@ -26,8 +26,10 @@ export interface Contender {
 
 export const LABELS: Record<ContenderId, string> = {
   'lb-off': 'lb, compression off',
-  'lb-br': 'lb, compressed (br, default q5)',
+  'lb-stage': 'lb, pass-through stage, no compression',
+  'lb-br': 'lb, compressed (br, defaults)',
   'lb-gzip': 'lb, compressed (gzip client, level 6)',
+  'lb-br-malloc': 'lb, compressed (br), glibc malloc tuned',
   'nginx-off': 'nginx, gzip off',
   'nginx-gzip1': 'nginx, gzip level 1 (its default)',
   'nginx-gzip6': 'nginx, gzip level 6',
@@ -71,6 +73,13 @@ ${server(ports.gzip6, gzipOn(6))}
 `;
 }
 
+/**
+ * glibc malloc settings that keep freed memory in the process instead of returning it to the
+ * OS after each response: brotli allocates and frees megabytes per stream, and without them
+ * every response pays page faults for fresh memory (see docs/compression.md).
+ */
+export const MALLOC_TUNING = { MALLOC_TRIM_THRESHOLD_: String(64 << 20), MALLOC_MMAP_THRESHOLD_: String(32 << 20) };
+
 export interface ProxySetup {
   children: Child[];
   contenders: Contender[];
@@ -80,16 +89,25 @@ export interface ProxySetup {
 
 /** Starts the backend, two lb processes and (where installed) one nginx, and waits until they listen. */
 export async function startProxies(dir: string, log: (line: string) => void): Promise<ProxySetup> {
-  const [backendPort, lbOff, lbOn, nOff, n1, n6] = await freePorts(6);
-  const node = (name: string, file: string, args: string[]) => startChild(name, process.execPath, ['--import', 'tsx', here(file), ...args], { cwd: repoRoot });
+  const [backendPort, lbOff, lbStage, lbOn, lbMalloc, nOff, n1, n6] = await freePorts(8);
+  const node = (name: string, file: string, args: string[], env: Record<string, string> = {}) =>
+    startChild(name, process.execPath, ['--import', 'tsx', here(file), ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
   const backend = node('backend', 'backend.ts', [String(backendPort)]);
   const backendUrl = `http://127.0.0.1:${backendPort}`;
-  const rc = (preset: string) => JSON.stringify({ preset, backends: [backendUrl], log: { level: 'warn' } });
-  const children = [backend, node('lb-off', 'lb-server.ts', [String(lbOff), rc('basic')]), node('lb-on', 'lb-server.ts', [String(lbOn), rc('compressed')])];
+  const rc = (preset: string, plugins: string[] = []) => JSON.stringify({ preset, backends: [backendUrl], plugins, log: { level: 'warn' } });
+  const children = [
+    backend,
+    node('lb-off', 'lb-server.ts', [String(lbOff), rc('basic')]),
+    node('lb-stage', 'lb-server.ts', [String(lbStage), rc('basic', ['./bench/compression/passthrough-stage.ts'])]),
+    node('lb-on', 'lb-server.ts', [String(lbOn), rc('compressed')]),
+    node('lb-malloc', 'lb-server.ts', [String(lbMalloc), rc('compressed')], MALLOC_TUNING),
+  ];
   const contenders: Contender[] = [
     { id: 'lb-off', label: LABELS['lb-off'], url: `http://127.0.0.1:${lbOff}`, acceptEncoding: 'br, gzip' },
+    { id: 'lb-stage', label: LABELS['lb-stage'], url: `http://127.0.0.1:${lbStage}`, acceptEncoding: 'br, gzip' },
     { id: 'lb-br', label: LABELS['lb-br'], url: `http://127.0.0.1:${lbOn}`, acceptEncoding: 'br, gzip' },
     { id: 'lb-gzip', label: LABELS['lb-gzip'], url: `http://127.0.0.1:${lbOn}`, acceptEncoding: 'gzip' },
+    { id: 'lb-br-malloc', label: LABELS['lb-br-malloc'], url: `http://127.0.0.1:${lbMalloc}`, acceptEncoding: 'br, gzip' },
   ];
   const skipped: string[] = [];
   let nginxVersion: string | undefined;

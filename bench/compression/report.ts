@@ -6,7 +6,7 @@ import { barChartSvg } from '../lib/svg-chart.js';
 import type { MachineFacts } from '../lib/tools.js';
 import type { BenchDocument } from './documents.js';
 import { ENGINE_LABELS, LEVELS, type EngineCell, type EngineId, type StreamingFigure } from './engines.js';
-import type { ContenderId } from './proxies.js';
+import { MALLOC_TUNING, type ContenderId } from './proxies.js';
 
 /** One contender on one document: figures per round (round order) and the bytes it sent. */
 export interface ProxyResult {
@@ -34,7 +34,7 @@ export interface Report {
   memory: MemoryFigure[];
   proxies: ProxyResult[];
   skipped: string[];
-  defaults: { quality: number; gzipLevel: number };
+  defaults: { quality: number; largeQuality: number; largeFrom: number; gzipLevel: number };
   command: string;
   machine: MachineFacts;
   versions: Record<string, string | undefined>;
@@ -44,6 +44,12 @@ export interface Report {
 }
 
 export const RPS_TARGET = 0.6;
+
+/** Labels short enough for the charts' label column. */
+const SHORT: Record<ContenderId, string> = {
+  'lb-off': 'lb, off', 'lb-stage': 'lb, pass-through stage', 'lb-br': 'lb, br (defaults)', 'lb-gzip': 'lb, gzip 6',
+  'lb-br-malloc': 'lb, br, malloc tuned', 'nginx-off': 'nginx, off', 'nginx-gzip1': 'nginx, gzip 1', 'nginx-gzip6': 'nginx, gzip 6',
+};
 
 const mb = (bytes: number) => bytes / 1e6;
 const f1 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
@@ -81,8 +87,12 @@ export interface Verdicts {
   rps: { ok: boolean | undefined; text: string };
 }
 
+/** The brotli quality lb's defaults use for a document (as brotliQualityFor in the plugin). */
+export function qualityFor(r: Report, doc: BenchDocument): number {
+  return doc.body.length >= r.defaults.largeFrom ? r.defaults.largeQuality : r.defaults.quality;
+}
+
 export function verdicts(r: Report): Verdicts {
-  const q = r.defaults.quality;
   const bytes = r.docs.map((d) => {
     const ours = proxy(r, 'lb-br', d.id)?.wireBytes;
     const g1 = proxy(r, 'nginx-gzip1', d.id)?.wireBytes;
@@ -92,6 +102,7 @@ export function verdicts(r: Report): Verdicts {
     return { doc: d.label, ok, text: `${d.label}: lb ${kb(ours)} B vs nginx gzip 1 ${kb(g1)} B, gzip 6 ${kb(g6)} B` };
   });
   const throughput = r.docs.map((d) => {
+    const q = qualityFor(r, d);
     const oursEngine = cell(r.engines, d.id, 'zlib-br', q)?.mbPerS;
     const gzip6Engine = cell(r.engines, d.id, 'zlib-gzip', 6)?.mbPerS;
     const oursProxy = compressionMbPerCpuS(d, proxy(r, 'lb-br', d.id), proxy(r, 'lb-off', d.id));
@@ -109,17 +120,22 @@ export function verdicts(r: Report): Verdicts {
   const on = proxy(r, 'lb-br', small);
   const off = proxy(r, 'lb-off', small);
   const ratio = on && off ? pairedRatio(on.rps, off.rps) : undefined;
+  const stage = proxy(r, 'lb-stage', small);
+  const stageRatio = stage && off ? pairedRatio(stage.rps, off.rps) : undefined;
+  const breakdown = on && off && stage
+    ? `; a pass-through stage alone (no compression) gives ${formatRatio(stageRatio)}: of the ${f1(compressionCpuUs(on, off))} µs of CPU compression adds per request, ${f1(compressionCpuUs(stage, off))} µs is the core's staged response path (medians of per-round differences)`
+    : '';
   return {
     bytes,
     throughput,
-    rps: { ok: ratio === undefined ? undefined : ratio >= RPS_TARGET, text: `${formatRatio(ratio)} (${formatCount(on ? median(on.rps) : undefined)} vs ${formatCount(off ? median(off.rps) : undefined)} req/s)` },
+    rps: { ok: ratio === undefined ? undefined : ratio >= RPS_TARGET, text: `${formatRatio(ratio)} (${formatCount(on ? median(on.rps) : undefined)} vs ${formatCount(off ? median(off.rps) : undefined)} req/s)${breakdown}` },
   };
 }
 
 const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'NOT met');
 
 function sideBySide(r: Report): string {
-  const ids: ContenderId[] = ['lb-off', 'lb-br', 'lb-gzip', 'nginx-off', 'nginx-gzip1', 'nginx-gzip6'];
+  const ids: ContenderId[] = ['lb-off', 'lb-stage', 'lb-br', 'lb-gzip', 'lb-br-malloc', 'nginx-off', 'nginx-gzip1', 'nginx-gzip6'];
   const out: string[] = [];
   for (const d of r.docs) {
     const rows = ids.flatMap((id) => {
@@ -128,9 +144,9 @@ function sideBySide(r: Report): string {
       const rps = median(p.rps);
       const cpu = p.cpuUs.filter((v): v is number => v !== undefined);
       const twin = id.startsWith('lb') ? proxy(r, 'lb-off', d.id) : proxy(r, 'nginx-off', d.id);
-      const extra = id.endsWith('off') ? undefined : compressionMbPerCpuS(d, p, twin);
+      const extra = id.endsWith('off') || id === 'lb-stage' ? undefined : compressionMbPerCpuS(d, p, twin);
       return [[p.label, p.coding, kb(p.wireBytes), `${((p.wireBytes / d.body.length) * 100).toFixed(1)}%`, formatCount(rps), f1(rps * mb(d.body.length)),
-        cpu.length ? f1(median(cpu)) : 'n/a', id.endsWith('off') ? '—' : f1(extra), p.errors ? String(p.errors) : '0']];
+        cpu.length ? f1(median(cpu)) : 'n/a', extra === undefined ? '—' : f1(extra), p.errors ? String(p.errors) : '0']];
     });
     out.push(`**${d.label}** (${kb(d.body.length)} bytes, ${d.contentType})\n`);
     out.push(markdownTable(['contender', 'coding', 'bytes sent', 'of original', 'req/s', 'MB/s served', 'proxy CPU µs/req', 'compression MB per CPU-s', 'errors'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
@@ -171,7 +187,7 @@ function streamingTable(r: Report): string {
 /** The docs section and three charts. */
 export function writeDocs(root: string, r: Report): { docs: string; charts: string[] } {
   const v = verdicts(r);
-  const q = r.defaults.quality;
+  const { quality, largeQuality, largeFrom } = r.defaults;
   const versions = Object.entries(r.versions).filter(([, value]) => value).map(([k, value]) => `${k} ${value}`).join(', ');
   const section = [
     '## Compression (`bench/compression`)',
@@ -183,7 +199,7 @@ export function writeDocs(root: string, r: Report): { docs: string; charts: stri
     '',
     '### Targets',
     '',
-    `- Fewer bytes than nginx gzip (levels 1 and 6) on every document, with lb's default (br, quality ${q}): ` + v.bytes.map((b) => `${b.text} — **${mark(b.ok)}**`).join('; ') + '.',
+ `- Fewer bytes than nginx gzip (levels 1 and 6) on every document, with lb's defaults (br quality ${quality}, ${largeQuality} from ${kb(largeFrom)} bytes): ` + v.bytes.map((b) => `${b.text} — **${mark(b.ok)}**`).join('; ') + '.',
     `- At no lower throughput than nginx gzip level 6: ` + v.throughput.map((t) => `${t.text} — **${mark(t.ok)}**`).join('; ') + '.',
     `- Proxy throughput with compression on ≥ ${RPS_TARGET} × off for the 1.3 KB response: ${v.rps.text} — **${mark(v.rps.ok)}**.`,
     '',
@@ -194,12 +210,14 @@ export function writeDocs(root: string, r: Report): { docs: string; charts: stri
     '### Through the proxies (same backend, wrk with Accept-Encoding)',
     '',
     sideBySide(r),
+    '"lb, pass-through stage" adds a body stage that changes nothing (bench/compression/passthrough-stage.ts): the cost of the core\'s staged response path alone. ' +
+      `"glibc malloc tuned" is the same compressed lb started with ${Object.entries(MALLOC_TUNING).map(([k, v]) => `\`${k}=${v}\``).join(' ')} (see docs/compression.md).`,
     ...(r.skipped.length ? ['', `Skipped: ${r.skipped.join('; ')}.`] : []),
     '',
     '### Engines, every level (one-shot, as lb does for bodies of known length; MB/s of input per CPU second)',
     '',
     engineTables(r),
-    '### Streaming and memory (quality ' + q + ')',
+    `### Streaming and memory (quality ${largeQuality}, which streams of unknown length use)`,
     '',
     streamingTable(r),
     '',
@@ -214,7 +232,7 @@ export function writeDocs(root: string, r: Report): { docs: string; charts: stri
   const html = r.docs[1];
   const byteBars = (['lb-br', 'lb-gzip', 'nginx-gzip1', 'nginx-gzip6'] as ContenderId[]).flatMap((id) => {
     const p = proxy(r, id, html.id);
-    return p ? [{ label: p.label, value: p.wireBytes, highlight: id === 'lb-br' }] : [];
+    return p ? [{ label: SHORT[id], value: p.wireBytes, highlight: id === 'lb-br' }] : [];
   });
   if (byteBars.length) {
     const file = path.join(chartsDir, 'compression-bytes.svg');
@@ -223,9 +241,9 @@ export function writeDocs(root: string, r: Report): { docs: string; charts: stri
   }
   const small = r.docs[0];
   const off = proxy(r, 'lb-off', small.id);
-  const rpsBars = (['lb-off', 'lb-br', 'lb-gzip', 'nginx-off', 'nginx-gzip1', 'nginx-gzip6'] as ContenderId[]).flatMap((id) => {
+  const rpsBars = (['lb-off', 'lb-stage', 'lb-br', 'lb-gzip', 'lb-br-malloc', 'nginx-off', 'nginx-gzip1', 'nginx-gzip6'] as ContenderId[]).flatMap((id) => {
     const p = proxy(r, id, small.id);
-    return p ? [{ label: p.label, value: median(p.rps), highlight: id === 'lb-br', note: id.startsWith('lb') && off ? `${formatRatio(pairedRatio(p.rps, off.rps))} lb off` : undefined }] : [];
+    return p ? [{ label: SHORT[id], value: median(p.rps), highlight: id === 'lb-br', note: id.startsWith('lb') && off ? `${formatRatio(pairedRatio(p.rps, off.rps))} lb off` : undefined }] : [];
   });
   if (rpsBars.length) {
     const file = path.join(chartsDir, 'compression-rps.svg');
@@ -236,7 +254,7 @@ export function writeDocs(root: string, r: Report): { docs: string; charts: stri
   const big = r.docs[2];
   const engineBars = LEVELS['zlib-br'].filter((l) => l <= 9).flatMap((level) => (['zlib-br', 'wasm-br'] as EngineId[]).flatMap((e) => {
     const c = cell(r.engines, big.id, e, level);
-    return c ? [{ label: `${ENGINE_LABELS[e]} q${level}`, value: c.mbPerS, highlight: e === 'zlib-br' && level === q }] : [];
+    return c ? [{ label: `${ENGINE_LABELS[e]} q${level}`, value: c.mbPerS, highlight: e === 'zlib-br' && level === qualityFor(r, big) }] : [];
   }));
   if (engineBars.length) {
     const file = path.join(chartsDir, 'compression-engines.svg');

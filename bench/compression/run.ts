@@ -2,7 +2,7 @@
 // documents, then lb with compression off/on and nginx gzip off/1/6 through wrk, side by side,
 // interleaved, medians. `npm run bench:compression -- --help` for flags.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,10 +11,10 @@ import { canMeasureCpu, processTreeCpuMs } from '../lib/proc-cpu.js';
 import { stopAll, stopChildrenOnExit } from '../lib/process.js';
 import { machineFacts, toolVersion } from '../lib/tools.js';
 import { compressionSchema } from '../../plugins/compression/schema.js';
-import { benchDocuments } from './documents.js';
-import { ENGINE_LABELS, LEVELS, measureEngines, measureStreaming, type EngineId } from './engines.js';
+import { benchDocuments, type BenchDocument } from './documents.js';
+import { ENGINE_LABELS, measureEngines, measureStreaming, type EngineId } from './engines.js';
 import { probe, repoRoot, runWrk, startProxies, type ContenderId } from './proxies.js';
-import { verdicts, writeDocs, type MemoryFigure, type ProxyResult } from './report.js';
+import { verdicts, writeDocs, type MemoryFigure, type ProxyResult, type Report } from './report.js';
 
 const HELP = `Usage: npm run bench:compression -- [flags]
   --duration S      seconds per wrk measurement (default 4)
@@ -23,7 +23,13 @@ const HELP = `Usage: npm run bench:compression -- [flags]
   --connections N   wrk connections (default 32)
   --engine-ms MS    wall time per engine cell per round (default 150)
   --skip-engines    skip the per-level engine tables (the proxy part still runs)
-  --no-docs         print only; do not rewrite docs/benchmarks.md and docs/charts/compression-*.svg`;
+  --documents LIST  proxy runs only for these documents (json-1k, html-100k, json-1m); implies --no-docs
+  --contenders LIST proxy runs only for these contenders (lb-off, lb-stage, lb-br, lb-gzip, lb-br-malloc,
+                    nginx-off, nginx-gzip1, nginx-gzip6); implies --no-docs
+  --no-docs         print only; do not rewrite docs/benchmarks.md and docs/charts/compression-*.svg
+  --from FILE       measure nothing: re-render the docs from a saved bench/results/compression.raw.json
+
+Every run saves its figures to bench/results/compression.raw.json.`;
 
 const log = (line: string) => console.error(line);
 
@@ -31,7 +37,8 @@ function readSettings() {
   const { values } = parseArgs({
     options: {
       duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' },
-      'engine-ms': { type: 'string' }, 'skip-engines': { type: 'boolean' }, 'no-docs': { type: 'boolean' }, help: { type: 'boolean' },
+      'engine-ms': { type: 'string' }, 'skip-engines': { type: 'boolean' }, 'no-docs': { type: 'boolean' }, from: { type: 'string' },
+      documents: { type: 'string' }, contenders: { type: 'string' }, help: { type: 'boolean' },
     },
   });
   const int = (name: string, text: string | undefined, fallback: number, max = 3600) => {
@@ -48,7 +55,11 @@ function readSettings() {
     connections: int('connections', values.connections, 32, 1024),
     engineMs: int('engine-ms', values['engine-ms'], 150, 10_000),
     engines: !values['skip-engines'],
-    docs: !values['no-docs'],
+    // A partial run must not overwrite the full tables in the docs.
+    docs: !values['no-docs'] && !values.documents && !values.contenders,
+    from: values.from,
+    documents: values.documents?.split(','),
+    contenders: values.contenders?.split(','),
   };
 }
 
@@ -68,19 +79,44 @@ function measureMemory(quality: number, gzipLevel: number): MemoryFigure[] {
   return out;
 }
 
+const RAW = path.join(repoRoot, 'bench', 'results', 'compression.raw.json');
+
+/** Prints the verdicts and, unless --no-docs, rewrites the docs section and charts. */
+function publish(report: Report, docs: boolean): void {
+  const v = verdicts(report);
+  console.log('\nTargets:');
+  for (const b of v.bytes) console.log(`  bytes      ${b.text}: ${b.ok}`);
+  for (const t of v.throughput) console.log(`  throughput ${t.text}: ${t.ok}`);
+  console.log(`  rps on/off 1.3 KB: ${v.rps.text}: ${v.rps.ok}`);
+  if (docs) {
+    const written = writeDocs(repoRoot, report);
+    log(`wrote ${path.relative(repoRoot, written.docs)} (compression section) and ${written.charts.map((c) => path.relative(repoRoot, c)).join(', ')}`);
+  }
+}
+
 async function main(): Promise<void> {
   const s = readSettings();
   if (s.help) return void console.log(HELP);
+  if (s.from) {
+    // Bodies are not saved: they are regenerated, deterministically.
+    const saved = JSON.parse(readFileSync(s.from, 'utf8')) as Omit<Report, 'docs'> & { docs: Array<{ id: BenchDocument['id'] }> };
+    const bodies = new Map(benchDocuments().map((d) => [d.id, d]));
+    return void publish({ ...saved, docs: saved.docs.map((d) => bodies.get(d.id)!) }, s.docs);
+  }
   stopChildrenOnExit();
   const docs = benchDocuments();
-  const quality = compressionSchema.properties.brotli.properties.quality.default;
+  const brotli = compressionSchema.properties.brotli.properties;
+  const quality = brotli.quality.default;
+  const largeQuality = brotli.largeQuality.default;
+  const largeFrom = brotli.largeFrom.default;
   const gzipLevel = compressionSchema.properties.gzip.properties.level.default;
   const loadBefore = os.loadavg()[0];
 
   const engines = s.engines ? measureEngines(docs, s.rounds, s.engineMs, log) : [];
-  const streaming = await measureStreaming(docs[2], quality, s.rounds);
-  for (const f of streaming) log(`streaming ${ENGINE_LABELS[f.engine]} q${quality}: ${f.mbPerS.toFixed(1)} MB/s, longest event-loop stall ${f.maxLoopDelayMs.toFixed(1)} ms`);
-  const memory = measureMemory(quality, gzipLevel);
+  // Streams and large bodies use largeQuality: measure what they get.
+  const streaming = await measureStreaming(docs[2], largeQuality, s.rounds);
+  for (const f of streaming) log(`streaming ${ENGINE_LABELS[f.engine]} q${largeQuality}: ${f.mbPerS.toFixed(1)} MB/s, longest event-loop stall ${f.maxLoopDelayMs.toFixed(1)} ms`);
+  const memory = measureMemory(largeQuality, gzipLevel);
 
   const tool = findLoadTool(log);
   if (tool.name !== 'wrk') throw new Error('this bench needs wrk (it sends an Accept-Encoding header): apt-get install wrk');
@@ -88,13 +124,15 @@ async function main(): Promise<void> {
   const guard = setTimeout(() => {
     log('bench exceeded its time budget; stopping.');
     void stopAll().finally(() => process.exit(1));
-  }, (docs.length * 6 * s.rounds * (s.durationS + s.warmupS + 10) + 300) * 1000);
+  }, (docs.length * 8 * s.rounds * (s.durationS + s.warmupS + 10) + 300) * 1000);
   guard.unref();
   try {
     const setup = await startProxies(dir, log);
+    if (s.contenders) setup.contenders = setup.contenders.filter((c) => s.contenders!.includes(c.id));
+    const measured = s.documents ? docs.filter((d) => s.documents!.includes(d.id)) : docs;
     for (const k of setup.skipped) log(`skipping: ${k}`);
     const results: ProxyResult[] = [];
-    for (const doc of docs) {
+    for (const doc of measured) {
       for (const c of setup.contenders) {
         const p = await probe(c, doc);
         if (p.status !== 200) throw new Error(`${c.label} answered ${p.status} for /${doc.id}`);
@@ -102,13 +140,13 @@ async function main(): Promise<void> {
       }
     }
     const pidOf = (id: ContenderId) => {
-      const name = id.startsWith('nginx') ? 'nginx' : id === 'lb-off' ? 'lb-off' : 'lb-on';
+      const name = id.startsWith('nginx') ? 'nginx' : id === 'lb-off' || id === 'lb-stage' ? id : id === 'lb-br-malloc' ? 'lb-malloc' : 'lb-on';
       return setup.children.find((c) => c.name === name)?.process.pid;
     };
     const cpu = canMeasureCpu();
     log(`wrk: ${s.rounds} rounds × ${docs.length} documents × ${setup.contenders.length} contenders × (${s.warmupS} s + ${s.durationS} s), -c${s.connections}`);
     for (let round = 0; round < s.rounds; round++) {
-      for (const doc of docs) {
+      for (const doc of measured) {
         const n = setup.contenders.length;
         for (let k = 0; k < n; k++) {
           const c = setup.contenders[(round + k) % n];
@@ -126,9 +164,9 @@ async function main(): Promise<void> {
       }
     }
     const loadAfter = os.loadavg()[0];
-    const report = {
+    const report: Report = {
       docs, engines, streaming, memory, proxies: results, skipped: setup.skipped,
-      defaults: { quality, gzipLevel },
+      defaults: { quality, largeQuality, largeFrom, gzipLevel },
       command: 'npm run bench:compression' + (process.argv.slice(2).filter((a) => a !== '--no-docs').length ? ` -- ${process.argv.slice(2).filter((a) => a !== '--no-docs').join(' ')}` : ''),
       machine: machineFacts(),
       versions: { nginx: setup.nginxVersion?.replace(/^nginx\//, ''), wrk: toolVersion(tool.path, ['-v'])?.replace(/^wrk (\S+).*/, '$1') },
@@ -136,24 +174,12 @@ async function main(): Promise<void> {
       settings: `wrk -t1 -c${s.connections}, ${s.rounds} interleaved rounds of ${s.warmupS} s warm-up + ${s.durationS} s; engine cells ${s.engineMs} ms × ${s.rounds} rounds; nginx 1 worker; lb 1 process.`,
       date: new Date().toISOString().slice(0, 10),
     };
-    const v = verdicts(report);
-    console.log('\nTargets:');
-    for (const b of v.bytes) console.log(`  bytes      ${b.text}: ${b.ok}`);
-    for (const t of v.throughput) console.log(`  throughput ${t.text}: ${t.ok}`);
-    console.log(`  rps on/off 1.3 KB: ${v.rps.text}: ${v.rps.ok}`);
-    if (engines.length) {
-      for (const doc of docs) {
-        const line = (['zlib-br', 'wasm-br', 'zlib-gzip'] as EngineId[]).map((e) => `${e} ` + LEVELS[e].map((l) => {
-          const c = engines.find((x) => x.doc === doc.id && x.engine === e && x.level === l)!;
-          return `${l}:${c.bytes}/${c.mbPerS.toFixed(0)}`;
-        }).join(' ')).join('\n    ');
-        console.log(`  ${doc.id}\n    ${line}`);
-      }
-    }
-    if (s.docs) {
-      const written = writeDocs(repoRoot, report);
-      log(`wrote ${path.relative(repoRoot, written.docs)} (compression section) and ${written.charts.map((c) => path.relative(repoRoot, c)).join(', ')}`);
-    }
+    // A partial run (--documents, --contenders) is saved beside the full one, never over it.
+    const raw = s.documents || s.contenders ? RAW.replace('.raw.json', '-partial.raw.json') : RAW;
+    mkdirSync(path.dirname(raw), { recursive: true });
+    writeFileSync(raw, JSON.stringify({ ...report, docs: docs.map(({ body, ...d }) => ({ ...d, bytes: body.length })) }, null, 1));
+    log(`saved ${path.relative(repoRoot, raw)}`);
+    publish(report, s.docs);
   } finally {
     clearTimeout(guard);
     await stopAll();

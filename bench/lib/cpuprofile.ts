@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 
 /** The parts of a V8 .cpuprofile (written by `node --cpu-prof`) that a summary needs. */
 interface CpuProfile {
+  startTime: number;
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
   samples: number[];
   timeDeltas: number[];
@@ -46,15 +47,26 @@ function areaOf(url: string, name: string): string {
   return m ? `lb ${m[1]}` : 'other';
 }
 
-/** Self and total time per function from a .cpuprofile file. */
-export function summariseCpuProfile(file: string): ProfileSummary {
+/** Which samples to count, in milliseconds since the profile started (about when the process started). */
+export interface ProfileWindow {
+  fromMs?: number;
+  toMs?: number;
+}
+
+/** Self and total time per function from a .cpuprofile file, optionally only within `window` (to leave out start-up). */
+export function summariseCpuProfile(file: string, window: ProfileWindow = {}): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfUs = new Map<number, number>();
   // timeDeltas[i] is the time before sample i; the time after it is what the sampled frame spent.
+  const fromUs = (window.fromMs ?? 0) * 1000;
+  const toUs = (window.toMs ?? Infinity) * 1000;
+  let at = 0;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < fromUs || at > toUs) continue;
     const dt = profile.timeDeltas[i + 1] ?? 0;
     selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + dt);
   }

@@ -93,7 +93,8 @@ export function targetVerdict(summaries: readonly Summary[]): string | undefined
   const r = lb && rpsRatio(lb, base);
   if (!lb || r === undefined) return undefined;
   const byCpu = cpuRatio(lb, base);
-  return `${r >= TARGET_RATIO ? 'met' : 'not met'} (${formatRatio(r)}${byCpu !== undefined ? `; by CPU per request ${formatRatio(byCpu)}` : ''})`;
+  // Three decimals: 0.947 must not read as "0.95×, not met".
+  return `${r >= TARGET_RATIO ? 'met' : 'not met'} (${r.toFixed(3)}×${byCpu !== undefined ? `; by CPU per request ${byCpu.toFixed(3)}×` : ''})`;
 }
 
 export function chartSvg(summaries: readonly Summary[], subtitle: string): string {
@@ -118,6 +119,8 @@ export interface ReportInput {
   versions: Record<string, string | undefined>;
   /** One-minute load average when the measurements started and ended: other work on the machine skews figures. */
   loadAverage: [number, number];
+  /** Lines printed under the setup, e.g. which plugins lb ran with. */
+  notes: string[];
   settings: { durationS: number; warmupS: number; firstWarmupS: number; rounds: number; connections: number; threads: number; tool: string };
   date: string;
 }
@@ -147,6 +150,8 @@ export function docsSection(input: ReportInput, chartLink: string): string {
       'The bare proxies (`bench/overhead/bare-*.ts`) and lb use a keep-alive agent and round robin over both backends; nginx runs 1 worker with upstream `keepalive 64`, HAProxy 1 thread with `http-reuse always`. ' +
       '"direct" loads one backend without a proxy.',
     '',
+    ...input.notes.map((n) => `- ${n}`),
+    ...(input.notes.length ? [''] : []),
     'req/s, p50 and p99 are medians over the rounds. The "×" columns are medians of per-round ratios (contenders measured in the same round share its conditions). ' +
       '"CPU µs/req" is the CPU time (user + system, all threads and worker processes) the contender\'s process spent per request while measured, from /proc; ' +
       '"CPU: ×" compares requests per CPU second with bare http-proxy-3.',
@@ -157,6 +162,7 @@ export function docsSection(input: ReportInput, chartLink: string): string {
     '',
   ];
   if (verdict) lines.push(`Target (issue 2): lb with \`basic\` at least ${TARGET_RATIO} × bare http-proxy-3 requests/s — **${verdict}**.`, '');
+  lines.push('To see where lb spends its time under the same load: `npx tsx bench/overhead/profile.ts` (a CPU profile of lb, summarised by function; `--target bare-http-proxy-3` for the reference).', '');
   for (const k of input.skipped) lines.push(`Skipped ${k.id}: ${k.reason}.`, '');
   return lines.join('\n');
 }

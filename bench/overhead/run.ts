@@ -117,6 +117,11 @@ async function main(): Promise<void> {
       }
     }
     const loadAfter = os.loadavg()[0];
+    const notes = setup.contenders.filter((c) => c.id === 'lb' || c.id === 'lb-alt').map((c) => {
+      const out = c.child?.output() ?? '';
+      const field = (name: string) => new RegExp(`^\\s*${name}:\\s+(.+)$`, 'm').exec(out)?.[1].trim() ?? 'unknown';
+      return `${c.label}: strategy ${field('strategy')}, plugins ${field('plugins')} (from its start-up output)`;
+    });
     const summaries: Summary[] = setup.contenders.map((c) => summarise(c.id, c.label, results.get(c.id)!));
     console.log(`\n${terminalTable(summaries)}`);
     const verdict = targetVerdict(summaries);
@@ -126,11 +131,12 @@ async function main(): Promise<void> {
       const versions = {
         nginx: which('nginx') ? toolVersion('nginx', ['-v'])?.replace(/^nginx version: nginx\//, '') : undefined,
         HAProxy: which('haproxy') ? toolVersion('haproxy', ['-v'])?.replace(/^HAProxy version (\S+).*/, '$1') : undefined,
-        [tool.name]: toolVersion(tool.path, tool.name === 'wrk' ? ['-v'] : ['--version'])?.replace(/^wrk (\S+).*/, '$1'),
+        [tool.name]: toolVersion(tool.path, tool.name === 'wrk' ? ['-v'] : ['--version'])?.replace(/^wrk (?:debian\/)?(\S+).*/, '$1'),
       };
       const written = writeDocs(repoRoot, {
         summaries, skipped: setup.skipped, command: commandLine(process.argv.slice(2)), machine: machineFacts(), versions,
         loadAverage: [loadBefore, loadAfter],
+        notes,
         settings: { durationS: s.durationS, warmupS: s.warmupS, firstWarmupS: s.firstWarmupS, rounds: s.rounds, connections: s.connections, threads: s.threads, tool: tool.name },
         date: new Date().toISOString().slice(0, 10),
       });

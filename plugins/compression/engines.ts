@@ -24,6 +24,9 @@ export function brotliWasm(): BrotliWasm {
 export interface EngineSettings {
   readonly brotliEngine: 'zlib' | 'wasm';
   readonly brotliQuality: number;
+  /** Quality for bodies of `brotliLargeFrom` bytes or more, and for streams of unknown length. */
+  readonly brotliLargeQuality: number;
+  readonly brotliLargeFrom: number;
   readonly brotliWindowBits: number;
   readonly gzipLevel: number;
 }
@@ -35,14 +38,23 @@ export interface EngineSettings {
  */
 export const ONE_SHOT_MAX = 16 * 1024;
 
+const SIZE_HINT_MAX = (1 << 20) - 1;
+
 function log2Ceil(n: number): number {
   return Math.ceil(Math.log2(Math.max(1, n)));
 }
 
+/** The brotli quality for a body of `length` bytes (undefined: a stream of unknown length). */
+export function brotliQualityFor(s: EngineSettings, length: number | undefined): number {
+  return length === undefined || length >= s.brotliLargeFrom ? s.brotliLargeQuality : s.brotliQuality;
+}
+
 function brotliParams(s: EngineSettings, length: number | undefined, flushEveryChunk: boolean): zlib.BrotliOptions {
   const lgwin = length === undefined ? s.brotliWindowBits : Math.max(10, Math.min(s.brotliWindowBits, log2Ceil(length)));
-  const params: Record<number, number> = { [Z.BROTLI_PARAM_QUALITY]: s.brotliQuality, [Z.BROTLI_PARAM_LGWIN]: lgwin };
-  if (length !== undefined) params[Z.BROTLI_PARAM_SIZE_HINT] = length;
+  const params: Record<number, number> = { [Z.BROTLI_PARAM_QUALITY]: brotliQualityFor(s, length), [Z.BROTLI_PARAM_LGWIN]: lgwin };
+  // From a 1 MiB hint up, brotli picks 2-4 MiB hash tables per stream: more memory and page faults
+  // per response, and slower under concurrency (measured), for about 3% fewer bytes.
+  if (length !== undefined) params[Z.BROTLI_PARAM_SIZE_HINT] = Math.min(length, SIZE_HINT_MAX);
   return flushEveryChunk ? { params, flush: Z.BROTLI_OPERATION_FLUSH } : { params };
 }
 
@@ -65,7 +77,7 @@ function gzipOptions(s: EngineSettings, length: number | undefined, flushEveryCh
 export function compressOnce(coding: Coding, s: EngineSettings, body: Buffer): Buffer {
   if (coding === 'gzip') return zlib.gzipSync(body, gzipOptions(s, body.length, false));
   if (s.brotliEngine === 'wasm') {
-    const out = brotliWasm().compress(body, { quality: s.brotliQuality });
+    const out = brotliWasm().compress(body, { quality: brotliQualityFor(s, body.length) });
     return Buffer.from(out.buffer, out.byteOffset, out.length);
   }
   return zlib.brotliCompressSync(body, brotliParams(s, body.length, false));
@@ -179,7 +191,7 @@ export function createCompressor(coding: Coding, s: EngineSettings, length: numb
     return { stages: [z], flushable: stream ? z : undefined };
   }
   // brotli-wasm cannot flush: a stream that must flush (SSE) uses node:zlib instead.
-  if (s.brotliEngine === 'wasm' && !stream) return { stages: [new WasmBrotliCompressor(s.brotliQuality)], flushable: undefined };
+  if (s.brotliEngine === 'wasm' && !stream) return { stages: [new WasmBrotliCompressor(brotliQualityFor(s, length))], flushable: undefined };
   const z = zlib.createBrotliCompress(brotliParams(s, length, stream && flushEveryChunk));
   return { stages: [z], flushable: stream ? z : undefined };
 }

@@ -29,6 +29,8 @@ export default definePlugin<CompressionOptions>({
     const engines: EngineSettings = {
       brotliEngine: options.brotli.engine,
       brotliQuality: options.brotli.quality,
+      brotliLargeQuality: options.brotli.largeQuality,
+      brotliLargeFrom: options.brotli.largeFrom,
       brotliWindowBits: options.brotli.windowBits,
       gzipLevel: options.gzip.level,
     };

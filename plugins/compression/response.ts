@@ -3,7 +3,7 @@ import { LbError, type Logger, type ResponseContext } from '../../core/index.js'
 import { checkEncodedPrefix, createCompressor, decodableCoding, IdleFlush, type EngineSettings } from './engines.js';
 import { addVary, chooseCoding, hasNoTransform, mediaTypeOf, parseAcceptEncoding, weakenEtag, type Choice } from './negotiate.js';
 import { peek, replay } from './peek.js';
-import type { Policies } from './policy.js';
+import type { Policies, Policy } from './policy.js';
 
 /** Settings of the response side, normalised once in apply(). */
 export interface ResponseSettings {
@@ -41,7 +41,7 @@ function truncate(value: string): string {
 export function createResponseTransform(s: ResponseSettings): (response: ResponseContext) => Promise<ResponseContext> {
   const { policies, engines, logger } = s;
 
-  const choose = (response: ResponseContext): Choice => {
+  const choose = (response: ResponseContext, offered: Policy['encodings']): Choice => {
     const header = response.request.req.headers['accept-encoding'];
     if (header === undefined) return NO_CHOICE;
     const accepted = parseAcceptEncoding(header);
@@ -49,9 +49,8 @@ export function createResponseTransform(s: ResponseSettings): (response: Respons
       logger.info('malformed Accept-Encoding; sending the response uncompressed', { value: truncate(header), path: response.request.req.url });
       return NO_CHOICE;
     }
-    return chooseCoding(accepted, policy(response).encodings);
+    return chooseCoding(accepted, offered);
   };
-  const policy = (response: ResponseContext) => policies.match(response.request.req.url);
 
   const checkEncoded = async (response: ResponseContext, contentEncoding: string): Promise<void> => {
     const coding = decodableCoding(contentEncoding);
@@ -81,7 +80,7 @@ export function createResponseTransform(s: ResponseSettings): (response: Respons
       if (s.checkUpstreamEncoding) await checkEncoded(response, String(contentEncoding));
       return response;
     }
-    const p = policy(response);
+    const p = policies.match(req.url);
     if (!p.compress || hasNoTransform(headers['cache-control']) || headers['content-range'] !== undefined) return response;
     const mediaType = mediaTypeOf(headers['content-type']);
     if (mediaType === undefined || !p.types.matches(mediaType)) return response;
@@ -89,7 +88,7 @@ export function createResponseTransform(s: ResponseSettings): (response: Respons
 
     // From here the outcome depends on Accept-Encoding, whatever this client sent.
     headers.vary = addVary(headers.vary);
-    const choice = choose(response);
+    const choice = choose(response, p.encodings);
     const coding = choice.coding;
     if (coding === undefined) return response;
     const length = declaredLength(headers['content-length']);

@@ -194,6 +194,24 @@ describe('compression: request bodies', function () {
     expect(lb.log.lines.some((l) => l.includes('Request body has Content-Encoding "zstd", which lb cannot decode.'))).to.equal(true);
   });
 
+  it('survives clients that abort a compressed upload midway', async () => {
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve) => {
+        const req = http.request(`${lb.url}/upload`, { method: 'POST', agent: false, headers: { 'content-encoding': 'gzip' } });
+        req.on('error', () => resolve());
+        const gzip = zlib.createGzip();
+        gzip.pipe(req);
+        gzip.write(text(300_000, i));
+        gzip.flush(() => setTimeout(() => {
+          req.destroy();
+          setTimeout(resolve, 50);
+        }, 20));
+      });
+    }
+    const r = await post('/upload', 'gzip', zlib.gzipSync(body));
+    expect(r.status).to.equal(200);
+  });
+
   it('keeps serving everyone else after refusing bad bodies', async () => {
     const r = await post('/upload', 'gzip', zlib.gzipSync(body));
     expect(r.status).to.equal(200);

@@ -103,7 +103,7 @@ describe('compression: streaming with backpressure', function () {
       more();
     });
     // Quality 1 keeps this test fast; streaming, windows and backpressure are the same at every quality.
-    lbProcess = await startLbProcess({ preset: 'compressed', backends: [backend.url], log: { level: 'warn' }, plugins: [{ use: 'compression', options: { brotli: { quality: 1 } } }] });
+    lbProcess = await startLbProcess({ preset: 'compressed', backends: [backend.url], log: { level: 'warn' }, plugins: [{ use: 'compression', options: { brotli: { quality: 1, largeQuality: 1 } } }] });
     // Baseline once lb has compressed a response (zlib and brotli loaded, buffers warm).
     const warm = await fetch(`${lbProcess.url}/warm`, { headers: { 'accept-encoding': 'br' } });
     expect(warm.headers.get('content-encoding')).to.equal('br');

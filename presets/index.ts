@@ -15,13 +15,13 @@ const presets: PresetDefinition[] = [
     name: 'compressed',
     description: 'Round robin plus compression: br or gzip responses negotiated with each client, request bodies decompressed with bomb limits.',
     strategy: 'round-robin',
-    plugins: ['compression'],
+    plugins: ['passive-health', 'compression'],
   },
   {
     name: 'least-loaded',
     description: 'Backends report their load (lb agent, GET /.lb/health, polled); metric-based sends each request where it should finish soonest.',
     strategy: 'metric-based',
-    plugins: ['health-check'],
+    plugins: ['health-check', 'orca-load-reports', 'passive-health'],
   },
 ];
 

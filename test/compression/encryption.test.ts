@@ -68,8 +68,8 @@ describe('compression: the BREACH switch for encrypted sessions', function () {
 });
 
 describe('compression: the compressed preset', () => {
-  it('is round robin plus the compression plugin with default options', () => {
+  it('is round robin with passive health plus the compression plugin with default options', () => {
     const preset = builtinPresets.get('compressed');
-    expect(preset).to.deep.include({ strategy: 'round-robin', plugins: ['compression'] });
+    expect(preset).to.deep.include({ strategy: 'round-robin', plugins: ['passive-health', 'compression'] });
   });
 });

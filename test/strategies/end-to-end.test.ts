@@ -106,10 +106,10 @@ describe('the least-loaded preset', () => {
     lb = undefined;
   });
 
-  it('resolves to metric-based with health-check polling', async () => {
+  it('resolves to metric-based with health-check polling, in-band reports and passive health', async () => {
     const resolved = await resolveConfig({ preset: 'least-loaded', backends: ['http://127.0.0.1:9001'] }, '', { plugins: builtinPlugins, presets: builtinPresets });
     expect(resolved.strategy.plugin.name).to.equal('metric-based');
-    expect(resolved.plugins.map((p) => p.plugin.name)).to.deep.equal(['health-check']);
+    expect(resolved.plugins.map((p) => p.plugin.name)).to.deep.equal(['health-check', 'orca-load-reports', 'passive-health']);
   });
 
   it('polls each backend\'s agent report and sends the busy backend little', async () => {

@@ -14,6 +14,8 @@ export interface Contender {
   name: string;
   /** What the table shows. */
   label: string;
+  /** What the charts show, when shorter than the label. */
+  short?: string;
   kind: 'lb' | 'nginx' | 'haproxy';
   /** lb: the rc (backends are filled in); paths are relative to bench/balance. */
   rc?: Record<string, unknown>;
@@ -27,18 +29,18 @@ export interface Contender {
 export function allContenders(pollMs: number): Contender[] {
   const polling = { use: 'health-check', options: { intervalMs: pollMs } };
   return [
-    { name: 'oracle', label: 'oracle (join the shortest true queue)', kind: 'lb', rc: { strategy: './oracle-plugin.ts' } },
+    { name: 'oracle', label: 'oracle (join the shortest true queue)', short: 'oracle (shortest true queue)', kind: 'lb', rc: { strategy: './oracle-plugin.ts' } },
     { name: 'random', label: 'lb random', kind: 'lb', rc: { strategy: { use: 'random', options: { seed: 1 } } } },
     { name: 'round-robin', label: 'lb round-robin', kind: 'lb', rc: { strategy: 'round-robin' } },
     { name: 'least-connections', label: 'lb least-connections', kind: 'lb', rc: { strategy: 'least-connections' }, ours: true },
     { name: 'p2c-ewma', label: 'lb p2c-ewma', kind: 'lb', rc: { strategy: { use: 'p2c-ewma', options: { seed: 1 } } }, ours: true },
-    { name: 'metric-based', label: `lb metric-based (polled every ${pollMs} ms)`, kind: 'lb', rc: { strategy: { use: 'metric-based', options: { seed: 1 } }, plugins: [polling] }, ours: true },
-    { name: 'metric-based-inband', label: 'lb metric-based (polled + in-band reports)', kind: 'lb', rc: { strategy: { use: 'metric-based', options: { seed: 1 } }, plugins: [polling, 'orca-load-reports'] }, ours: true },
+    { name: 'metric-based', label: `lb metric-based (polled every ${pollMs} ms)`, short: 'lb metric-based', kind: 'lb', rc: { strategy: { use: 'metric-based', options: { seed: 1 } }, plugins: [polling] }, ours: true },
+    { name: 'metric-based-inband', label: 'lb metric-based (polled + in-band reports)', short: 'lb metric-based, in-band', kind: 'lb', rc: { strategy: { use: 'metric-based', options: { seed: 1 } }, plugins: [polling, 'orca-load-reports'] }, ours: true },
     { name: 'original', label: `original design (min polled CPU, every ${pollMs} ms)`, kind: 'lb', rc: { strategy: './min-cpu-plugin.ts', plugins: [polling] } },
     { name: 'nginx-least-conn', label: 'nginx least_conn', kind: 'nginx', method: 'least_conn;' },
     { name: 'nginx-round-robin', label: 'nginx round robin', kind: 'nginx', method: '' },
     { name: 'haproxy-leastconn', label: 'HAProxy leastconn', kind: 'haproxy', method: 'leastconn' },
-    { name: 'haproxy-random2', label: 'HAProxy random(2) (power of two)', kind: 'haproxy', method: 'random(2)' },
+    { name: 'haproxy-random2', label: 'HAProxy random(2) (power of two)', short: 'HAProxy random(2)', kind: 'haproxy', method: 'random(2)' },
   ];
 }
 

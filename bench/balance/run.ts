@@ -169,7 +169,9 @@ async function main(): Promise<void> {
     load: LOAD,
     skipMs: SKIP_MS,
     machine: `${facts.nproc} cores (${facts.cpuModel}), Node ${facts.node}`,
-    peers: [binaries.nginx && toolVersion(binaries.nginx, ['-v']), binaries.haproxy && toolVersion(binaries.haproxy, ['-v'])].filter((v): v is string => !!v),
+    peers: [binaries.nginx && toolVersion(binaries.nginx, ['-v']), binaries.haproxy && toolVersion(binaries.haproxy, ['-v'])]
+      .filter((v): v is string => !!v)
+      .map((v) => v.replace(/^nginx version: /, '').replace(/^HAProxy version (\S+).*/, 'HAProxy $1')),
   });
 }
 

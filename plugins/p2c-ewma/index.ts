@@ -76,7 +76,9 @@ export default definePlugin<OptionsOf<typeof p2cEwmaSchema>>({
     hooks.selectTarget.tap({ name: PLUGIN_NAME, stage: Stage.STRATEGY }, (_ctx, candidates) => pick(candidates));
     if (options.measure === 'headers') {
       hooks.upstreamResponse.tap(PLUGIN_NAME, (ctx) => {
-        if (ctx.target) ewma.observe(ctx.target, performance.now() - ctx.startedAt, performance.now());
+        if (!ctx.target) return;
+        const now = performance.now();
+        ewma.observe(ctx.target, now - ctx.startedAt, now);
       });
     } else {
       hooks.requestDone.tap(PLUGIN_NAME, (ctx, outcome) => {

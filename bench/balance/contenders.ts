@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startChild, waitForPort, type Child } from '../lib/process.js';
+import { nginxHead } from '../lib/peers.js';
 import type { BackendSpec } from './farm.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -63,19 +64,7 @@ async function lineFrom(child: Child, pattern: RegExp, timeoutMs: number): Promi
 }
 
 function nginxConf(dir: string, port: number, backends: number[], method: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
+  return `${nginxHead(dir, 16384)}
   upstream farm {
     ${method}
 ${backends.map((p) => `    server 127.0.0.1:${p};`).join('\n')}

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseWrkOutput, type LoadResult } from '../lib/load.js';
 import { freePorts, startChild, waitForPort, type Child } from '../lib/process.js';
+import { nginxHead } from '../lib/peers.js';
 import { ensureTool } from '../lib/tools.js';
 import type { BenchDocument } from './documents.js';
 
@@ -48,19 +49,7 @@ ${gzip}
   }`;
   const gzipOn = (level: number) => `    gzip on; gzip_comp_level ${level}; gzip_min_length 1024; gzip_proxied any; gzip_vary on;
     gzip_types application/json text/html;`;
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
+  return `${nginxHead(dir)}
   upstream backend {
     server ${backend};
     keepalive 64;

@@ -13,22 +13,30 @@ export interface PeerOptions {
   dir: string;
 }
 
+/**
+ * The head of every nginx.conf the benchmarks write: one worker, no daemon, no access
+ * log, every file under `dir`; the caller goes on inside the `http` block.
+ */
+export function nginxHead(dir: string, workerConnections = 4096): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections ${workerConnections}; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;`;
+}
+
 /** nginx.conf for one worker, round robin, upstream keep-alive, no access log, everything under `dir`. */
 export function nginxConfig(o: Omit<PeerOptions, 'binary'>): string {
   const d = o.dir;
-  return `worker_processes 1;
-daemon off;
-pid ${d}/nginx.pid;
-error_log ${d}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${d}/client_body;
-  proxy_temp_path ${d}/proxy;
-  fastcgi_temp_path ${d}/fastcgi;
-  uwsgi_temp_path ${d}/uwsgi;
-  scgi_temp_path ${d}/scgi;
-  keepalive_requests 1000000;
+  return `${nginxHead(d)}
   upstream backends {
 ${o.backends.map((b) => `    server ${b};`).join('\n')}
     keepalive 64;

@@ -11,3 +11,4 @@ export { coreConfigSchema, type LbConfig, type PluginEntry } from './config/sche
 export { loadConfigFile, CONFIG_MODULE_NAME, type LoadedConfigFile } from './config/load.js';
 export { resolveConfig, type PresetCatalog, type PresetDefinition, type ResolvedConfig, type ResolvedPlugin } from './config/resolve.js';
 export { formatProblem, type Problem } from './config/validate.js';
+export { createPrng, distinctPair, seedOption, type Prng } from './random.js';

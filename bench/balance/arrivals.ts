@@ -1,4 +1,4 @@
-import { createPrng } from '../../plugins/random/prng.js';
+import { createPrng } from '../../core/index.js';
 
 /** One request of the open-loop sequence: when it is sent and how much CPU work it asks for. */
 export interface Arrival {

@@ -1,5 +1,5 @@
 import { definePlugin, PLUGIN_API_VERSION, Stage, type OptionsOf, type Target } from '../../core/index.js';
-import { createPrng } from '../../plugins/random/prng.js';
+import { createPrng } from '../../core/index.js';
 import { farmView } from './farm-view.js';
 
 const schema = {

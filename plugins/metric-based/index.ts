@@ -1,5 +1,4 @@
-import { definePlugin, PLUGIN_API_VERSION, Stage, type OptionsOf, type Target, type TargetMetrics } from '../../core/index.js';
-import { createPrng, type Prng } from '../random/prng.js';
+import { createPrng, definePlugin, PLUGIN_API_VERSION, SLOW_START_MIN_FACTOR, Stage, type OptionsOf, type Prng, type Target, type TargetMetrics } from '../../core/index.js';
 import { metricBasedSchema } from './schema.js';
 
 const PLUGIN_NAME = 'metric-based';
@@ -11,13 +10,6 @@ const LEARN_MIN_SCORE = 0.05;
 /** Weight of each new sample in the learned requests-per-unit-of-score ratio. */
 const LEARN_RATE = 0.2;
 /** A recovering target's chance of being drawn starts at this fraction of its weight. */
-const SLOW_START_FLOOR = 0.1;
-
-/**
- * A target whose ramp the health-check plugin started (it sets `slowStartMs` when a
- * target comes back up, until the core's Target carries the field).
- */
-type RampedTarget = Target & { slowStartMs?: number };
 
 /** What the strategy has made of one target's reports. */
 interface Estimate {
@@ -148,8 +140,8 @@ export function createMetricBasedPick(model: MetricModel, random: Prng, slowStar
       const e = model.refresh(t, now);
       picked[k] = e;
       let w = t.weight / (1 + model.externalLoad(e));
-      const ramp = slowStartMs > 0 ? slowStartMs : (t as RampedTarget).slowStartMs ?? 0;
-      if (ramp > 0 && now - t.changedAt < ramp) w *= Math.max(SLOW_START_FLOOR, (now - t.changedAt) / ramp);
+      const ramp = slowStartMs > 0 ? slowStartMs : t.slowStartMs;
+      if (ramp > 0 && now - t.changedAt < ramp) w *= Math.max(SLOW_START_MIN_FACTOR, (now - t.changedAt) / ramp);
       draw[k] = w;
       total += w;
     }

@@ -1,4 +1,4 @@
-import { seedOption } from '../random/prng.js';
+import { seedOption } from '../../core/index.js';
 
 const AT_LEAST_ONE = 'At least one of weights.cpu, weights.memory and weights.load must be greater than 0; with all three at 0 every backend would score alike.';
 

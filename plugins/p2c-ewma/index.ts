@@ -1,5 +1,5 @@
 import { definePlugin, PLUGIN_API_VERSION, Stage, type OptionsOf, type Target } from '../../core/index.js';
-import { createPrng, distinctPair, type Prng } from '../random/prng.js';
+import { createPrng, distinctPair, type Prng } from '../../core/index.js';
 import { p2cEwmaSchema } from './schema.js';
 
 const PLUGIN_NAME = 'p2c-ewma';

@@ -1,4 +1,4 @@
-import { seedOption } from '../random/prng.js';
+import { seedOption } from '../../core/index.js';
 
 /** Options of the p2c-ewma strategy. */
 export const p2cEwmaSchema = {

@@ -1,5 +1,5 @@
 import { definePlugin, PLUGIN_API_VERSION, Stage, type OptionsOf, type Target } from '../../core/index.js';
-import { createPrng, type Prng } from './prng.js';
+import { createPrng, type Prng } from '../../core/index.js';
 import { randomSchema } from './schema.js';
 
 const PLUGIN_NAME = 'random';

@@ -1,4 +1,4 @@
-import { seedOption } from './prng.js';
+import { seedOption } from '../../core/index.js';
 
 /** Options of the random strategy. */
 export const randomSchema = {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { ServerResponse } from 'node:http';
-import { createPrng } from '../../plugins/random/prng.js';
+import { createPrng } from '../../core/index.js';
 import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
 import { strategyHarness, type StrategyHarness } from './harness.js';
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { LbError, resolveConfig, type Target, type TargetMetrics } from '../../core/index.js';
 import { markSlowStart } from '../../plugins/health/slow-start.js';
 import { MetricModel } from '../../plugins/metric-based/index.js';
-import { createPrng } from '../../plugins/random/prng.js';
+import { createPrng } from '../../core/index.js';
 import { builtinPlugins } from '../../plugins/index.js';
 import { builtinPresets } from '../../presets/index.js';
 import { strategyHarness, twoChoiceShares, type StrategyHarness } from './harness.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createP2cEwmaPick, PeakEwma } from '../../plugins/p2c-ewma/index.js';
-import { createPrng } from '../../plugins/random/prng.js';
+import { createPrng } from '../../core/index.js';
 import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
 import { strategyHarness, twoChoiceShares, type StrategyHarness } from './harness.js';
 

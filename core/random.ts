@@ -6,8 +6,7 @@ export type Prng = () => number;
 /**
  * mulberry32: a 32-bit state generator, fast and good enough to spread picks; not for secrets.
  * `seed` 0 draws a seed from the OS, so only an explicit seed makes the sequence repeat.
- * Shared by the random, least-connections, p2c-ewma and metric-based strategies
- * (it belongs in core/random.ts once core offers one).
+ * Strategies that draw at random share it, so that a `seed` option makes every one repeatable.
  */
 export function createPrng(seed: number): Prng {
   let state = (seed === 0 ? randomInt(1, 2 ** 32) : seed) >>> 0;

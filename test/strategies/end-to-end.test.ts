@@ -3,7 +3,7 @@ import http from 'node:http';
 import { resolveConfig } from '../../core/index.js';
 import { builtinPlugins } from '../../plugins/index.js';
 import { builtinPresets } from '../../presets/index.js';
-import { startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { serversPerTest, type TestBackend } from '../support/servers.js';
 
 /** Sends `count` GETs through `url`, `concurrency` at a time on one keep-alive agent; resolves with the statuses. */
 async function load(url: string, count: number, concurrency: number): Promise<number[]> {
@@ -33,9 +33,9 @@ async function load(url: string, count: number, concurrency: number): Promise<nu
 const served = new Map<string, number>();
 
 /** A backend that takes `delayMs` per request and serves an lb-agent report whose load per core is `load()`. */
-function reportingBackend(name: string, delayMs: number, load: () => number): Promise<TestBackend> {
+function reportingBackend(servers: ReturnType<typeof serversPerTest>, name: string, delayMs: number, load: () => number): Promise<TestBackend> {
   served.set(name, 0);
-  return startBackend(name, (req, res) => {
+  return servers.backend(name, (req, res) => {
     if (req.url !== '/.lb/health') served.set(name, served.get(name)! + 1);
     if (req.url === '/.lb/health') {
       const body = JSON.stringify({ version: 1, status: 'ok', timestamp: Date.now(), cpu: { utilization: Math.min(1, load()), cores: 4 }, load: { perCore: load() } });
@@ -47,18 +47,11 @@ function reportingBackend(name: string, delayMs: number, load: () => number): Pr
 }
 
 describe('metric-based through a real lb', () => {
-  let backends: TestBackend[] = [];
-  let lb: TestLb | undefined;
-  afterEach(async () => {
-    await lb?.close();
-    await Promise.all(backends.map((b) => b.close()));
-    backends = [];
-    lb = undefined;
-  });
+  const servers = serversPerTest();
 
   it('sends few requests to the backend whose reports say it is loaded, and follows when the reports change', async () => {
-    backends = await Promise.all(['a', 'b', 'c'].map((n) => startBackend(n, (_req, res) => { setTimeout(() => res.end(n), 2); })));
-    lb = await startLb({ backends: backends.map((b) => b.url), strategy: { use: 'metric-based', options: { seed: 3 } } });
+    const backends = await Promise.all(['a', 'b', 'c'].map((n) => servers.backend(n, (_req, res) => { setTimeout(() => res.end(n), 2); })));
+    const lb = await servers.lb({ backends: backends.map((b) => b.url), strategy: { use: 'metric-based', options: { seed: 3 } } });
     const pool = lb.lb.pool;
     // What a poller would store every 10 ms.
     let loads = [0.2, 3, 0.2];
@@ -82,8 +75,8 @@ describe('metric-based through a real lb', () => {
   });
 
   it('starves none of five identical upstreams over 1500 requests (each gets at least a quarter of its fair share)', async () => {
-    backends = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => startBackend(n)));
-    lb = await startLb({ backends: backends.map((b) => b.url), strategy: { use: 'metric-based', options: { seed: 5 } } });
+    const backends = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => servers.backend(n)));
+    const lb = await servers.lb({ backends: backends.map((b) => b.url), strategy: { use: 'metric-based', options: { seed: 5 } } });
     const pool = lb.lb.pool;
     // Identical backends report identical, slightly stale load, as a poller would every 20 ms.
     const poller = setInterval(() => pool.targets.forEach((t) => pool.updateMetrics(t, { cpu: 0.3, memory: 0.3, load: 0.3, cores: 4 })), 20);
@@ -97,14 +90,7 @@ describe('metric-based through a real lb', () => {
 });
 
 describe('the least-loaded preset', () => {
-  let backends: TestBackend[] = [];
-  let lb: TestLb | undefined;
-  afterEach(async () => {
-    await lb?.close();
-    await Promise.all(backends.map((b) => b.close()));
-    backends = [];
-    lb = undefined;
-  });
+  const servers = serversPerTest();
 
   it('resolves to metric-based with health-check polling, in-band reports and passive health', async () => {
     const resolved = await resolveConfig({ preset: 'least-loaded', backends: ['http://127.0.0.1:9001'] }, '', { plugins: builtinPlugins, presets: builtinPresets });
@@ -113,12 +99,12 @@ describe('the least-loaded preset', () => {
   });
 
   it('polls each backend\'s agent report and sends the busy backend little', async () => {
-    backends = [
-      await reportingBackend('busy', 2, () => 3),
-      await reportingBackend('idle-1', 2, () => 0.1),
-      await reportingBackend('idle-2', 2, () => 0.1),
+    const backends = [
+      await reportingBackend(servers, 'busy', 2, () => 3),
+      await reportingBackend(servers, 'idle-1', 2, () => 0.1),
+      await reportingBackend(servers, 'idle-2', 2, () => 0.1),
     ];
-    lb = await startLb({ preset: 'least-loaded', backends: backends.map((b) => b.url), strategy: { use: 'metric-based', options: { seed: 6 } }, plugins: [{ use: 'health-check', options: { intervalMs: 50 } }] });
+    const lb = await servers.lb({ preset: 'least-loaded', backends: backends.map((b) => b.url), strategy: { use: 'metric-based', options: { seed: 6 } }, plugins: [{ use: 'health-check', options: { intervalMs: 50 } }] });
     const pool = lb.lb.pool;
     for (let i = 0; i < 100 && pool.targets.some((t) => t.metricsAt === 0); i++) await new Promise((r) => setTimeout(r, 20));
     expect(pool.targets.map((t) => t.metrics.load)).to.deep.equal([3, 0.1, 0.1]);

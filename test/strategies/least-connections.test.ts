@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { ServerResponse } from 'node:http';
 import { createPrng } from '../../core/index.js';
-import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { request, serversPerTest } from '../support/servers.js';
 import { strategyHarness, type StrategyHarness } from './harness.js';
 
 describe('least-connections strategy', () => {
@@ -62,24 +62,16 @@ describe('least-connections strategy', () => {
 });
 
 describe('least-connections through a real lb', () => {
-  let backends: TestBackend[] = [];
-  let lb: TestLb | undefined;
-  afterEach(async () => {
-    await lb?.close();
-    await Promise.all(backends.map((b) => b.close()));
-    backends = [];
-    lb = undefined;
-  });
+  const servers = serversPerTest();
 
   it('sends nothing more to a backend holding a request while another is idle, then uses both again', async () => {
     const held: ServerResponse[] = [];
-    const slow = await startBackend('slow', (req, res) => {
+    const slow = await servers.backend('slow', (req, res) => {
       if (req.url === '/held') held.push(res);
       else res.end('slow');
     });
-    const fast = await startBackend('fast');
-    backends = [slow, fast];
-    lb = await startLb({ backends: [slow.url, fast.url], strategy: 'least-connections' });
+    const fast = await servers.backend('fast');
+    const lb = await servers.lb({ backends: [slow.url, fast.url], strategy: 'least-connections' });
 
     const first = request(`${lb.url}/held`);
     while (held.length === 0) await new Promise((r) => setTimeout(r, 5));

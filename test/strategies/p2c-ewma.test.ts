@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createP2cEwmaPick, PeakEwma } from '../../plugins/p2c-ewma/index.js';
 import { createPrng } from '../../core/index.js';
-import { request, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { request, serversPerTest } from '../support/servers.js';
 import { strategyHarness, twoChoiceShares, type StrategyHarness } from './harness.js';
 
 describe('p2c-ewma strategy', () => {
@@ -70,21 +70,14 @@ describe('p2c-ewma strategy', () => {
 });
 
 describe('p2c-ewma through a real lb', () => {
-  let backends: TestBackend[] = [];
-  let lb: TestLb | undefined;
-  afterEach(async () => {
-    await lb?.close();
-    await Promise.all(backends.map((b) => b.close()));
-    backends = [];
-    lb = undefined;
-  });
+  const servers = serversPerTest();
 
   for (const measure of ['headers', 'complete']) {
     it(`learns that one backend answers slowly and sends it almost nothing (measure: "${measure}")`, async () => {
-      const slow = await startBackend('slow', (_req, res) => { setTimeout(() => res.end('slow'), 150); });
-      backends = [slow, await startBackend('fast-1'), await startBackend('fast-2')];
+      const slow = await servers.backend('slow', (_req, res) => { setTimeout(() => res.end('slow'), 150); });
+      const backends = [slow, await servers.backend('fast-1'), await servers.backend('fast-2')];
       // A short decay, so that a first slow answer from a cold fast backend is forgotten within the test.
-      lb = await startLb({ backends: backends.map((b) => b.url), strategy: { use: 'p2c-ewma', options: { seed: 1, measure, decayMs: 200 } } });
+      const lb = await servers.lb({ backends: backends.map((b) => b.url), strategy: { use: 'p2c-ewma', options: { seed: 1, measure, decayMs: 200 } } });
       for (let i = 0; i < 60; i++) expect((await request(`${lb.url}/${i}`)).status).to.equal(200);
       expect(slow.hits).to.be.at.most(4);
       expect(backends[1].hits + backends[2].hits).to.equal(60 - slow.hits);

@@ -82,10 +82,9 @@ export class Target {
   /**
    * The fraction of its normal share the target should get now: 1 outside a ramp;
    * during one, from 0.1 (HAProxy's and Envoy's floor) rising linearly to 1 over
-   * `slowStartMs` after `changedAt`.
+   * `ms` (the target's own `slowStartMs` unless a strategy has its own) after `changedAt`.
    */
-  slowStartFactor(now = Date.now()): number {
-    const ms = this.slowStartMs;
+  slowStartFactor(now = Date.now(), ms = this.slowStartMs): number {
     if (ms <= 0 || this.state !== 'up') return 1;
     const f = (now - this.changedAt) / ms;
     return f >= 1 ? 1 : Math.max(SLOW_START_MIN_FACTOR, f);
@@ -169,6 +168,7 @@ export class TargetPool {
     target.metrics = metrics;
     target.metricsAt = at;
   }
+
 
   get(id: string): Target | undefined {
     return this.targets.find((t) => t.id === id);

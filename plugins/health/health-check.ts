@@ -4,7 +4,6 @@ import { readNodeExporter, type CpuCounters } from './prometheus.js';
 import { readAgentReport } from './read-report.js';
 import { AGENT_PATH } from './report.js';
 import { healthCheckSchema } from './schema.js';
-import { markSlowStart } from './slow-start.js';
 
 const PLUGIN_NAME = 'health-check';
 
@@ -172,7 +171,7 @@ export default definePlugin<Options>({
     pipeline.hooks.closing.tapPromise(tap, async () => poller.stop());
     if (settings.slowStartMs > 0) {
       pipeline.hooks.targetStateChange.tap(tap, (target, previous) => {
-        if (target.state === 'up' && previous !== 'up') markSlowStart(target, settings.slowStartMs);
+        if (target.state === 'up' && previous !== 'up') target.slowStartMs = settings.slowStartMs;
       });
     }
   },

@@ -15,4 +15,3 @@ export { AGENT_CONTENT_TYPE, AGENT_PATH, AGENT_REPORT_VERSION, AGENT_STATUSES, t
 export { readAgentReport, type AgentReading } from './read-report.js';
 export { readNodeExporter, parsePrometheusText, type CpuCounters, type NodeExporterReading, type Sample } from './prometheus.js';
 export { LOAD_REPORT_HEADER, formatLoadReportHeader, metricsFromLoadReport, parseLoadReportHeader, type OrcaLoadReport } from './orca.js';
-export { slowStartFactor } from './slow-start.js';

@@ -1,4 +1,4 @@
-import { createPrng, definePlugin, PLUGIN_API_VERSION, SLOW_START_MIN_FACTOR, Stage, type OptionsOf, type Prng, type Target, type TargetMetrics } from '../../core/index.js';
+import { createPrng, definePlugin, PLUGIN_API_VERSION, Stage, type OptionsOf, type Prng, type Target, type TargetMetrics } from '../../core/index.js';
 import { metricBasedSchema } from './schema.js';
 
 const PLUGIN_NAME = 'metric-based';
@@ -140,8 +140,7 @@ export function createMetricBasedPick(model: MetricModel, random: Prng, slowStar
       const e = model.refresh(t, now);
       picked[k] = e;
       let w = t.weight / (1 + model.externalLoad(e));
-      const ramp = slowStartMs > 0 ? slowStartMs : t.slowStartMs;
-      if (ramp > 0 && now - t.changedAt < ramp) w *= Math.max(SLOW_START_MIN_FACTOR, (now - t.changedAt) / ramp);
+      w *= t.slowStartFactor(now, slowStartMs > 0 ? slowStartMs : t.slowStartMs);
       draw[k] = w;
       total += w;
     }

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { Target } from '../../core/index.js';
 import { SLOW_START_MIN_FACTOR } from '../../core/index.js';
-import { slowStartFactor } from '../../plugins/health/index.js';
 import { startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
 import { getMany, sleep, startAgentBackend, waitFor, type AgentBackend } from './helpers.js';
 
@@ -151,19 +150,19 @@ describe('health-check plugin (active polling)', () => {
     expect(target.metricsAt - first).to.be.below(INTERVAL * (1 + JITTER) + SLACK);
   });
 
-  it('starts a slow-start ramp for a backend that comes back, readable with slowStartFactor()', async () => {
+  it('starts a slow-start ramp for a backend that comes back, readable with target.slowStartFactor()', async () => {
     ({ backends, lb } = await startFarm(2, { slowStartMs: 1000 }));
     const target = targetOf(lb, backends[0]);
-    expect(slowStartFactor(target), 'no ramp at start').to.equal(1);
+    expect(target.slowStartFactor(), 'no ramp at start').to.equal(1);
     backends[0].mode = 'fail-500';
     await waitFor(() => target.state === 'down', 2000, 'down');
-    expect(slowStartFactor(target), 'down').to.equal(1);
+    expect(target.slowStartFactor(), 'down').to.equal(1);
     backends[0].mode = 'agent';
     await waitFor(() => target.state === 'up', 2000, 'up');
     const upAt = target.changedAt;
-    expect(slowStartFactor(target, upAt)).to.equal(SLOW_START_MIN_FACTOR);
-    expect(slowStartFactor(target, upAt + 500)).to.equal(0.5);
-    expect(slowStartFactor(target, upAt + 1000)).to.equal(1);
+    expect(target.slowStartFactor(upAt)).to.equal(SLOW_START_MIN_FACTOR);
+    expect(target.slowStartFactor(upAt + 500)).to.equal(0.5);
+    expect(target.slowStartFactor(upAt + 1000)).to.equal(1);
   });
 
   it('with format "none" judges the status code alone, on the configured path', async () => {

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { LbError, resolveConfig, type Target, type TargetMetrics } from '../../core/index.js';
-import { markSlowStart } from '../../plugins/health/slow-start.js';
 import { MetricModel } from '../../plugins/metric-based/index.js';
 import { createPrng } from '../../core/index.js';
 import { builtinPlugins } from '../../plugins/index.js';
@@ -131,7 +130,7 @@ describe('metric-based strategy', () => {
     const [back] = h.targets;
     h.lb.pool.setState(back, 'down', 'test');
     h.lb.pool.setState(back, 'up', 'test');
-    markSlowStart(back, 10000);
+    back.slowStartMs = 10000;
     expect(h.tally(6000).a / 6000).to.be.closeTo(twoChoiceShares([0.1, 1, 1], [0, 0, 0])[0], 0.02);
   });
 });

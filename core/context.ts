@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { Duplex } from 'node:stream';
-import type { LbError } from './errors.js';
+import { Duplex, Readable, pipeline } from 'node:stream';
+import { LbError } from './errors.js';
 import type { Target } from './target-pool.js';
 
 /** A streaming body change: a Node Duplex/Transform or a web TransformStream. */
@@ -94,10 +94,73 @@ export class ResponseContext {
     this.headers = headers;
   }
 
+  /**
+   * The whole body, when a transform replaced the backend's stream with bytes in
+   * memory (see `readBody`). The core sends it with `Content-Length` in one write,
+   * or feeds it to the stages added after it was set.
+   */
+  body: Buffer | undefined = undefined;
+
   /** Adds a streaming stage to the response body on its way to the client. */
   addStage(stage: BodyStage): void {
     (this.stages ??= []).push(toDuplex(stage));
   }
+
+  /**
+   * Reads the rest of the body into memory, through any stages added so far, and
+   * leaves it in `body`. For small bodies only: it refuses with
+   * LB_ERR_RESPONSE_BODY_TOO_LARGE once more than `maxBytes` arrive, so check the
+   * declared length first. A backend that stops early rejects it.
+   */
+  async readBody(maxBytes: number): Promise<Buffer> {
+    if (this.body !== undefined && this.stages === undefined) return this.body;
+    const source = this.stages === undefined ? this.upstream : pipeThrough(this.body ?? this.upstream, this.stages);
+    this.stages = undefined;
+    this.body = await collect(source, maxBytes, this);
+    return this.body;
+  }
+}
+
+function pipeThrough(source: Buffer | Readable, stages: Duplex[]): Readable {
+  const head = source instanceof Buffer ? Readable.from([source]) : source;
+  return pipeline([head, ...stages] as unknown as [Readable, Duplex], () => {}) as unknown as Readable;
+}
+
+function collect(source: Readable, maxBytes: number, response: ResponseContext): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        source.destroy();
+        reject(new LbError('LB_ERR_RESPONSE_BODY_TOO_LARGE', { limit: maxBytes, target: response.request.target?.id ?? 'unknown' }));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    // 'close' without 'end': the backend (or a stage) stopped before the body was complete.
+    const onClose = () => onError(new LbError('LB_ERR_UPSTREAM_RESET', { target: response.request.target?.id ?? 'unknown', detail: 'the response body ended early' }));
+    const cleanup = () => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', onError);
+      source.off('close', onClose);
+    };
+    source.on('data', onData);
+    source.on('end', onEnd);
+    source.on('error', onError);
+    source.on('close', onClose);
+  });
 }
 
 /**

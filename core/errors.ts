@@ -165,6 +165,12 @@ export const ERRORS = Object.freeze({
     meaning: 'The client went away; lb aborted the upstream request. No response is sent (499 appears in logs only, as in nginx).',
     fix: 'Nothing to fix in lb; frequent aborts may mean clients time out before slow backends answer.',
   }),
+  LB_ERR_RESPONSE_BODY_TOO_LARGE: spec({
+    message: 'The response body from {target} is larger than the {limit} bytes a plugin reads into memory.',
+    statusCode: 502, source: 'upstream', retryable: false,
+    meaning: 'A plugin read a whole response body into memory (`response.readBody`) and the backend sent more than the plugin\'s limit. Built-in plugins only do this for bodies whose Content-Length is under their limit.',
+    fix: 'If the plugin is yours, check the declared length before calling readBody, or stream the body through a stage instead.',
+  }),
   LB_ERR_COMPRESSION_BOMB: spec({
     message: 'Request body expands past {limit} when decompressed: {detail}',
     statusCode: 413, source: 'downstream', retryable: false,

@@ -301,13 +301,22 @@ export class ProxyEngine implements RequestOwner {
       if (stage) response.addStage(stage);
     }
     const stages = response.stages;
+    const body = response.body;
+    if (body !== undefined && !response.upstream.readableEnded) {
+      // A transform replaced a body it did not read: the rest of the backend's body is not wanted.
+      (response.upstream as IncomingMessage & { [kRes]?: ServerResponse })[kRes] = undefined;
+      response.upstream.destroy();
+    }
     if (stages !== undefined) delete response.headers['content-length'];
+    else if (body !== undefined) response.headers['content-length'] = body.length;
     res.writeHead(response.statusCode, response.headers);
     if (stages === undefined) {
-      response.upstream.pipe(res);
+      if (body !== undefined) res.end(body);
+      else response.upstream.pipe(res);
       return;
     }
-    pipeStreams([response.upstream, ...stages, res] as unknown as [Readable, ...Duplex[]], (error) => {
+    const source = body === undefined ? response.upstream : Readable.from([body]);
+    pipeStreams([source, ...stages, res] as unknown as [Readable, ...Duplex[]], (error) => {
       if (error && !res.writableFinished) {
         this.pipeline.logger.warn('response body stage failed', { detail: error.message, target: ctx.target?.id });
         res.destroy();

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Transform, type TransformCallback } from 'node:stream';
+import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Coding } from './negotiate.js';
 
@@ -81,6 +82,19 @@ export function compressOnce(coding: Coding, s: EngineSettings, body: Buffer): B
     return Buffer.from(out.buffer, out.byteOffset, out.length);
   }
   return zlib.brotliCompressSync(body, brotliParams(s, body.length, false));
+}
+
+const brotliAsync = promisify(zlib.brotliCompress);
+const gzipAsync = promisify(zlib.gzip);
+
+/**
+ * Compresses a whole body held in memory: up to ONE_SHOT_MAX in one synchronous call,
+ * larger ones on libuv's thread pool so that the event loop keeps serving.
+ */
+export function compressWhole(coding: Coding, s: EngineSettings, body: Buffer): Buffer | Promise<Buffer> {
+  if (body.length <= ONE_SHOT_MAX || (coding === 'br' && s.brotliEngine === 'wasm')) return compressOnce(coding, s, body);
+  if (coding === 'gzip') return gzipAsync(body, gzipOptions(s, body.length, false));
+  return brotliAsync(body, brotliParams(s, body.length, false));
 }
 
 /**

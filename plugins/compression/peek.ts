@@ -1,17 +1,19 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 
-/** What `peek` read from the start of a stream. */
+/** What `peek` saw at the start of a stream. */
 export interface Peeked {
+  /** The chunks seen; unless `ended`, they are also back at the front of the stream. */
   chunks: Buffer[];
   bytes: number;
-  /** The stream ended within the bytes read. */
+  /** The stream ended within the bytes read: `chunks` are the whole body, and the stream is spent. */
   ended: boolean;
 }
 
 /**
- * Reads from `stream` until `bytes` have arrived, it ends or fails, or `waitMs` pass;
- * then pauses it. The chunks read must be written to the first body stage before the
- * core pipes the rest (see `replay`). Holds at most `bytes` plus one chunk.
+ * Looks at the start of `stream` until `bytes` have arrived, it ends or fails, or
+ * `waitMs` pass. Unless the stream ended, the chunks are put back at its front before
+ * anything else can run (a paused stream that still holds data cannot emit 'end'), so
+ * whatever reads it next sees the whole body. Holds at most `bytes` plus one chunk.
  */
 export function peek(stream: Readable, bytes: number, waitMs: number): Promise<Peeked> {
   return new Promise((resolve) => {
@@ -24,7 +26,10 @@ export function peek(stream: Readable, bytes: number, waitMs: number): Promise<P
       stream.off('end', onEnd);
       stream.off('error', onStop);
       stream.off('close', onStop);
-      if (!ended) stream.pause();
+      if (!ended) {
+        stream.pause();
+        if (!stream.destroyed) for (let i = chunks.length - 1; i >= 0; i--) stream.unshift(chunks[i]);
+      }
       resolve({ chunks, bytes: size, ended });
     };
     const onData = (chunk: Buffer) => {
@@ -47,7 +52,7 @@ export function peek(stream: Readable, bytes: number, waitMs: number): Promise<P
   });
 }
 
-/** Writes the peeked chunks into the first stage, ahead of what the core will pipe into it. */
-export function replay(peeked: Peeked, first: Writable): void {
-  for (const chunk of peeked.chunks) first.write(chunk);
+/** The peeked bytes as one buffer. */
+export function peekedBody(peeked: Peeked): Buffer {
+  return peeked.chunks.length === 1 ? peeked.chunks[0] : Buffer.concat(peeked.chunks, peeked.bytes);
 }

@@ -1,8 +1,7 @@
-import { PassThrough } from 'node:stream';
 import { LbError, type Logger, type ResponseContext } from '../../core/index.js';
-import { checkEncodedPrefix, createCompressor, decodableCoding, IdleFlush, type EngineSettings } from './engines.js';
+import { checkEncodedPrefix, compressWhole, createCompressor, decodableCoding, IdleFlush, ONE_SHOT_MAX, type EngineSettings } from './engines.js';
 import { addVary, chooseCoding, hasNoTransform, mediaTypeOf, parseAcceptEncoding, weakenEtag, type Choice } from './negotiate.js';
-import { peek, replay } from './peek.js';
+import { peek, peekedBody } from './peek.js';
 import type { Policies, Policy } from './policy.js';
 
 /** Settings of the response side, normalised once in apply(). */
@@ -64,11 +63,7 @@ export function createResponseTransform(s: ResponseSettings): (response: Respons
         });
       }
     }
-    if (peeked.chunks.length > 0 || peeked.ended) {
-      const replayStage = new PassThrough();
-      replay(peeked, replayStage);
-      response.addStage(replayStage);
-    }
+    if (peeked.ended) response.body = peekedBody(peeked);
   };
 
   return async (response) => {
@@ -93,11 +88,19 @@ export function createResponseTransform(s: ResponseSettings): (response: Respons
     if (coding === undefined) return response;
     const length = declaredLength(headers['content-length']);
     if (length !== undefined && length < p.minSize && !choice.identityRefused) return response;
+    // Bodies changed by an earlier stage are only ever streamed: their declared length no longer holds.
+    const pristine = response.stages === undefined && response.body === undefined;
 
-    let replayed: Awaited<ReturnType<typeof peekAndDecide>> | undefined;
-    if (length === undefined && p.minSize > 0 && !choice.identityRefused) {
-      replayed = await peekAndDecide(response, p.minSize, s.sizeWaitMs);
-      if (replayed.small) return response;
+    let whole: Buffer | undefined;
+    if (length === undefined && pristine && p.minSize > 0 && !choice.identityRefused) {
+      const peeked = await peek(response.upstream, p.minSize, s.sizeWaitMs);
+      if (peeked.ended) {
+        whole = peekedBody(peeked);
+        if (whole.length < p.minSize) {
+          response.body = whole;
+          return response;
+        }
+      }
     }
 
     headers['content-encoding'] = coding;
@@ -105,30 +108,14 @@ export function createResponseTransform(s: ResponseSettings): (response: Respons
     delete headers['accept-ranges'];
     if (headers.etag !== undefined) headers.etag = weakenEtag(headers.etag);
 
-    const knownLength = length ?? (replayed?.ended ? replayed.bytes : undefined);
-    const stream = knownLength === undefined;
-    const plan = createCompressor(coding, engines, knownLength, stream, s.flushIdleMs === 0);
-    const first = plan.flushable && s.flushIdleMs > 0 ? new IdleFlush(plan.flushable, s.flushIdleMs) : undefined;
-    if (first) response.addStage(first);
+    if (whole === undefined && length !== undefined && length <= ONE_SHOT_MAX && pristine) whole = await response.readBody(ONE_SHOT_MAX);
+    if (whole !== undefined) {
+      response.body = await compressWhole(coding, engines, whole);
+      return response;
+    }
+    const plan = createCompressor(coding, engines, length, length === undefined, s.flushIdleMs === 0);
+    if (plan.flushable && s.flushIdleMs > 0) response.addStage(new IdleFlush(plan.flushable, s.flushIdleMs));
     for (const stage of plan.stages) response.addStage(stage);
-    if (replayed) replay(replayed.peeked, first ?? plan.stages[0]);
     return response;
   };
-}
-
-/**
- * For a body of unknown length: reads up to minSize bytes (bounded by sizeWaitMs) to
- * learn whether it is small. A small body is replayed through a pass-through stage
- * (already read from the backend, it cannot go back); a larger one is replayed into
- * the compressor by the caller.
- */
-async function peekAndDecide(response: ResponseContext, minSize: number, waitMs: number) {
-  const peeked = await peek(response.upstream, minSize, waitMs);
-  const small = peeked.ended && peeked.bytes < minSize;
-  if (small) {
-    const pass = new PassThrough();
-    replay(peeked, pass);
-    response.addStage(pass);
-  }
-  return { peeked, small, ended: peeked.ended, bytes: peeked.bytes };
 }

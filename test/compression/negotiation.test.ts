@@ -86,15 +86,34 @@ describe('compression: which responses are compressed, through lb', function () 
   const get = (path: string, headers: Record<string, string> = br, method = 'GET') => rawRequest(lb.url + path, { headers, method });
 
   it('compresses with br, sets Content-Encoding and Vary, weakens the ETag, drops Content-Length and Accept-Ranges', async () => {
-    const r = await get('/doc?size=5000&h.etag="v1"&h.accept-ranges=bytes');
+    const r = await get('/doc?size=50000&h.etag="v1"&h.accept-ranges=bytes');
     expect(r.status).to.equal(200);
     expect(r.headers['content-encoding']).to.equal('br');
     expect(r.headers.vary).to.equal('Accept-Encoding');
     expect(r.headers.etag).to.equal('W/"v1"');
     expect(r.headers['content-length']).to.equal(undefined);
+    expect(r.headers['transfer-encoding']).to.equal('chunked');
+    expect(r.headers['accept-ranges']).to.equal(undefined);
+    expect(r.body.length).to.be.below(50000);
+    expect(decode(r).equals(text(50000))).to.equal(true);
+  });
+
+  it('compresses a small body of known length in one piece and sends it with the compressed Content-Length', async () => {
+    const r = await get('/doc?size=5000&h.etag="v1"&h.accept-ranges=bytes');
+    expect(r.headers['content-encoding']).to.equal('br');
+    expect(r.headers.etag).to.equal('W/"v1"');
+    expect(r.headers['transfer-encoding']).to.equal(undefined);
+    expect(r.headers['content-length']).to.equal(String(r.body.length));
     expect(r.headers['accept-ranges']).to.equal(undefined);
     expect(r.body.length).to.be.below(5000);
     expect(decode(r).equals(text(5000))).to.equal(true);
+  });
+
+  it('sends a small body of unknown length that ended within minSize as it is, with its Content-Length', async () => {
+    const r = await get('/doc?size=500&chunked');
+    expect(r.headers['content-encoding']).to.equal(undefined);
+    expect(r.headers['content-length']).to.equal('500');
+    expect(r.body.equals(text(500))).to.equal(true);
   });
 
   it('uses gzip for a client that prefers it by q-value, and keeps a weak ETag and an existing Vary', async () => {

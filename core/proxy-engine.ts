@@ -1,6 +1,6 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { PassThrough, Readable, pipeline as pipeStreams, type Duplex } from 'node:stream';
+import { PassThrough, Readable, type Duplex } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import { RequestContext, ResponseContext, type RequestOwner } from './context.js';
 import { LbError, isLbError } from './errors.js';
@@ -73,6 +73,47 @@ function onUpstreamClose(this: IncomingMessage & { [kRes]?: ServerResponse }): v
   // so that it sees a truncated message rather than a complete-looking one.
   const res = this[kRes];
   if (!this.complete && res && !res.writableFinished) res.destroy();
+}
+
+function uncork(res: ServerResponse): void {
+  if (!res.destroyed) res.uncork();
+}
+
+/**
+ * Pipes a response body through its stages to the client. Lighter than stream.pipeline,
+ * which costs an AbortController and a DOMException per call (measured: a third of the
+ * staged path's CPU on small responses). A failing stage cuts the client's response; a
+ * client that goes away, or any failure, destroys every stage (freeing compressors) and
+ * the source.
+ */
+function pipeResponseStages(source: Readable, stages: Duplex[], res: ServerResponse, onStageError: (error: Error) => void): void {
+  let done = false;
+  const teardown = () => {
+    if (done) return;
+    done = true;
+    source.destroy();
+    for (const stage of stages) stage.destroy();
+  };
+  const onError = (error: Error) => {
+    if (!res.writableFinished && !done) {
+      onStageError(error);
+      res.destroy();
+    }
+    teardown();
+  };
+  let tail: Readable = source;
+  for (const stage of stages) {
+    stage.on('error', onError);
+    tail = tail.pipe(stage);
+  }
+  // A body already buffered (most small responses) passes every stage within a few ticks: corked
+  // until the next loop turn, the headers, the body and the chunked terminator leave in one write.
+  res.cork();
+  setImmediate(uncork, res);
+  tail.pipe(res);
+  res.once('close', () => {
+    if (!res.writableFinished) teardown();
+  });
 }
 
 /**
@@ -316,11 +357,8 @@ export class ProxyEngine implements RequestOwner {
       return;
     }
     const source = body === undefined ? response.upstream : Readable.from([body]);
-    pipeStreams([source, ...stages, res] as unknown as [Readable, ...Duplex[]], (error) => {
-      if (error && !res.writableFinished) {
-        this.pipeline.logger.warn('response body stage failed', { detail: error.message, target: ctx.target?.id });
-        res.destroy();
-      }
+    pipeResponseStages(source, stages, res, (error) => {
+      this.pipeline.logger.warn('response body stage failed', { detail: error.message, target: ctx.target?.id });
     });
   }
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { serversPerTest, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
 import { rawRequest, text } from './helpers.js';
 
 /** What the backend saw of the last request. */
@@ -221,23 +221,17 @@ describe('compression: request bodies', function () {
 
 describe('compression: unknown request codings with unknownEncoding "pass"', function () {
   this.timeout(10000);
-  let backend: TestBackend;
-  let lb: TestLb;
-
-  afterEach(async () => {
-    await lb?.close();
-    await backend?.close();
-  });
+  const servers = serversPerTest();
 
   it('sends the body to the backend unchanged, with its Content-Encoding', async () => {
     let seenEncoding: string | undefined;
     let seenBody = '';
-    backend = await startBackend('pass', (req, res) => {
+    const backend = await servers.backend('pass', (req, res) => {
       seenEncoding = req.headers['content-encoding'];
       req.on('data', (c: Buffer) => { seenBody += c.toString(); });
       req.on('end', () => res.end('ok'));
     });
-    lb = await startLb({ preset: 'compressed', backends: [backend.url], plugins: [{ use: 'compression', options: { request: { unknownEncoding: 'pass' } } }] });
+    const lb = await servers.lb({ preset: 'compressed', backends: [backend.url], plugins: [{ use: 'compression', options: { request: { unknownEncoding: 'pass' } } }] });
     const r = await rawRequest(`${lb.url}/x`, { method: 'POST', headers: { 'content-encoding': 'zstd' }, body: 'opaque' });
     expect(r.status).to.equal(200);
     expect(seenEncoding).to.equal('zstd');
@@ -247,17 +241,11 @@ describe('compression: unknown request codings with unknownEncoding "pass"', fun
 
 describe('compression: request bodies toward backends that accept them', function () {
   this.timeout(10000);
-  let backend: TestBackend;
-  let lb: TestLb;
-
-  afterEach(async () => {
-    await lb?.close();
-    await backend?.close();
-  });
+  const servers = serversPerTest();
 
   it('gzips bodies only once the backend declared Accept-Encoding: gzip (RFC 7694), and only compressible ones above minSize', async () => {
     const seen: Array<{ encoding: string | undefined; body: Buffer }> = [];
-    backend = await startBackend('declares', (req, res) => {
+    const backend = await servers.backend('declares', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -266,7 +254,7 @@ describe('compression: request bodies toward backends that accept them', functio
         res.end('ok');
       });
     });
-    lb = await startLb({ preset: 'compressed', backends: [backend.url], plugins: [{ use: 'compression', options: { upstream: { compress: true } } }] });
+    const lb = await servers.lb({ preset: 'compressed', backends: [backend.url], plugins: [{ use: 'compression', options: { upstream: { compress: true } } }] });
     const json = Buffer.from(JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `item ${i}` })) }));
     const send = (payload: Buffer, type = 'application/json') =>
       rawRequest(`${lb.url}/api`, { method: 'POST', headers: { 'content-type': type, 'content-length': payload.length }, body: payload });

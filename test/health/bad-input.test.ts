@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { startLb, type TestLb } from '../support/servers.js';
+import { closeAfterEach, startLb, type TestLb } from '../support/servers.js';
 import { getMany, startAgentBackend, waitFor, type AgentBackend, type HealthMode } from './helpers.js';
 
 const FALL = 2;
@@ -18,12 +18,7 @@ const CASES: Array<{ mode: HealthMode; what: string; reason: string }> = [
 describe('health-check plugin with broken agents', () => {
   let backends: AgentBackend[] = [];
   let lb: TestLb | undefined;
-  afterEach(async () => {
-    await lb?.close();
-    await Promise.all(backends.map((b) => b.close()));
-    lb = undefined;
-    backends = [];
-  });
+  closeAfterEach(() => [lb, ...backends]);
 
   for (const { mode, what, reason } of CASES) {
     it(`counts ${what} as a failed check with the reason "${reason}", and keeps serving`, async () => {

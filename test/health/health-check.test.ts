@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Target } from '../../core/index.js';
 import { SLOW_START_MIN_FACTOR } from '../../core/index.js';
-import { startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { closeAfterEach, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
 import { getMany, sleep, startAgentBackend, waitFor, type AgentBackend } from './helpers.js';
 
 const INTERVAL = 100;
@@ -48,12 +48,7 @@ function whenState(lb: TestLb, target: Target, state: string, onChange?: () => v
 describe('health-check plugin (active polling)', () => {
   let backends: AgentBackend[] = [];
   let lb: TestLb | undefined;
-  afterEach(async () => {
-    await lb?.close();
-    await Promise.all(backends.map((b) => b.close()));
-    lb = undefined;
-    backends = [];
-  });
+  closeAfterEach(() => [lb, ...backends]);
 
   it('takes a backend whose checks fail out of rotation within fall × interval: it then receives no request', async () => {
     ({ backends, lb } = await startFarm(3));

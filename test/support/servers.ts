@@ -113,3 +113,20 @@ export function serversPerTest() {
     lb: async (rc: Record<string, unknown>, logLevel: 'debug' | 'info' | 'warn' = 'info') => track(await startLb(rc, logLevel)),
   };
 }
+
+type Closeable = { close(): Promise<void> };
+
+/**
+ * For tests that keep their servers in variables: after each test, closes what `open()`
+ * returns then, in order (put lb first), each once.
+ */
+export function closeAfterEach(open: () => ReadonlyArray<Closeable | undefined>): void {
+  const closed = new WeakSet<Closeable>();
+  afterEach(async () => {
+    for (const server of open()) {
+      if (server === undefined || closed.has(server)) continue;
+      closed.add(server);
+      await server.close();
+    }
+  });
+}

@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Duplex, Readable, pipeline } from 'node:stream';
-import { LbError } from './errors.js';
+import { LbError, isLbError } from './errors.js';
 import type { Target } from './target-pool.js';
 
 /** A streaming body change: a Node Duplex/Transform or a web TransformStream. */
@@ -144,12 +144,14 @@ function collect(source: Readable, maxBytes: number, response: ResponseContext):
       cleanup();
       resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     };
+    const upstreamFailed = (detail: string) => new LbError('LB_ERR_UPSTREAM_RESET', { target: response.request.target?.id ?? 'unknown', detail });
     const onError = (error: Error) => {
       cleanup();
-      reject(error);
+      // The backend's fault (an aborted body), not the plugin's; a stage's own failure stays as it is.
+      reject(isLbError(error) || response.upstream.complete ? error : upstreamFailed(`${error.message} (the response body ended early)`));
     };
     // 'close' without 'end': the backend (or a stage) stopped before the body was complete.
-    const onClose = () => onError(new LbError('LB_ERR_UPSTREAM_RESET', { target: response.request.target?.id ?? 'unknown', detail: 'the response body ended early' }));
+    const onClose = () => onError(upstreamFailed('the response body ended early'));
     const cleanup = () => {
       source.off('data', onData);
       source.off('end', onEnd);

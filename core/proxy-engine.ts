@@ -70,9 +70,10 @@ function onResponseClose(this: ServerResponse & WithCtx): void {
 
 function onUpstreamClose(this: IncomingMessage & { [kRes]?: ServerResponse }): void {
   // The backend's body stopped before its end (reset, timeout): cut the client's response too,
-  // so that it sees a truncated message rather than a complete-looking one.
+  // so that it sees a truncated message rather than a complete-looking one. Before lb has sent
+  // the headers (a transform still runs), the transform path answers 502 instead.
   const res = this[kRes];
-  if (!this.complete && res && !res.writableFinished) res.destroy();
+  if (!this.complete && res && res.headersSent && !res.writableFinished) res.destroy();
 }
 
 function uncork(res: ServerResponse): void {
@@ -335,6 +336,11 @@ export class ProxyEngine implements RequestOwner {
     const res = ctx.res;
     if (res.destroyed) {
       response.upstream.destroy();
+      return;
+    }
+    const upstream = response.upstream;
+    if (response.body === undefined && upstream.destroyed && !upstream.complete) {
+      this.fail(ctx, new LbError('LB_ERR_UPSTREAM_RESET', { target: ctx.target?.id ?? 'unknown', detail: 'the response body ended early' }));
       return;
     }
     if (ctx.cipher) {

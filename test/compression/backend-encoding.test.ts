@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import zlib from 'node:zlib';
-import { startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
+import { serversPerTest, startBackend, startLb, type TestBackend, type TestLb } from '../support/servers.js';
 import { rawRequest, text } from './helpers.js';
 
 // About 2 MB of gzip that does not shrink: it reaches lb in many chunks, so the check sees only the first.
@@ -74,5 +74,31 @@ describe('compression: responses the backend already encoded', function () {
     } finally {
       await trusting.close();
     }
+  });
+});
+
+describe('compression: a backend that dies while lb reads a small body whole', () => {
+  const servers = serversPerTest();
+
+  it('answers 502 (the headers were not sent yet), logs it once, and keeps serving', async () => {
+    const backend = await servers.backend('dies', (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 5000 });
+      if (req.url === '/fine') {
+        res.end(text(5000));
+        return;
+      }
+      res.write(text(2000));
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const lb = await servers.lb({ preset: 'compressed', backends: [backend.url] });
+    const r = await rawRequest(`${lb.url}/dies`, { headers: { 'accept-encoding': 'br' } });
+    expect(r.status).to.equal(502);
+    expect(r.body.toString()).to.equal('502 Bad Gateway (LB_ERR_UPSTREAM_RESET)\n');
+    const deadline = Date.now() + 2000;
+    while (!lb.log.lines.some((l) => l.includes('LB_ERR_UPSTREAM_RESET')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(lb.log.lines.filter((l) => l.includes('LB_ERR_UPSTREAM_RESET')), lb.log.lines.join('\n')).to.have.length(1);
+    const fine = await rawRequest(`${lb.url}/fine`, { headers: { 'accept-encoding': 'br' } });
+    expect(fine.status).to.equal(200);
+    expect(zlib.brotliDecompressSync(fine.body).equals(text(5000))).to.equal(true);
   });
 });

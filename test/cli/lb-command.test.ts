@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { request } from '../support/servers.js';
+import { request, startBackend } from '../support/servers.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 // The compiled command, as `npx lb` runs it; `npm test` builds it first.
@@ -124,6 +124,39 @@ describe('the lb command', function () {
     expect(served).to.deep.equal(['demo-1', 'demo-2', 'demo-3', 'demo-1', 'demo-2', 'demo-3']);
     expect(r.stderr).to.include('SIGTERM received; finishing in-flight requests');
     expect(r.stderr).to.include('[lb] stopped');
+  });
+
+  it('runs with --preset compressed: curl --compressed gets br, decoded to exactly the backend\'s bytes', async () => {
+    const payload = JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ['a', 'b'] })) });
+    const backend = await startBackend('json', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+      res.end(payload);
+    });
+    try {
+      const rc = path.join(dir, '.lbrc.json');
+      writeFileSync(rc, JSON.stringify({ backends: [backend.url] }));
+      let curl: { headers: string; body: string } | undefined;
+      const r = await lb(['run', '--config', rc, '--preset', 'compressed', '--port', '0'], {
+        cwd: dir,
+        onStdout: (text, child) => {
+          const m = /listening on (http:\S+)/.exec(text);
+          if (!m || curl) return;
+          curl = { headers: '', body: '' };
+          const c = spawn('curl', ['-sS', '--compressed', '-D', '-', '-o', path.join(dir, 'body'), m[1]]);
+          c.stdout.on('data', (d: Buffer) => { curl!.headers += d; });
+          c.on('close', () => {
+            curl!.body = readFileSync(path.join(dir, 'body'), 'utf8');
+            child.kill('SIGTERM');
+          });
+        },
+      });
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.include('plugins:  passive-health, compression');
+      expect(curl?.headers.toLowerCase()).to.include('content-encoding: br');
+      expect(curl?.body).to.equal(payload);
+    } finally {
+      await backend.close();
+    }
   });
 
   it('exits 2 from run when no backend is configured and --demo is not given', async () => {

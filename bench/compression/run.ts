@@ -19,7 +19,7 @@ import { verdicts, writeDocs, type MemoryFigure, type ProxyResult, type Report }
 const HELP = `Usage: npm run bench:compression -- [flags]
   --duration S      seconds per wrk measurement (default 4)
   --warmup S        seconds of wrk warm-up before each measurement (default 1)
-  --rounds N        interleaved rounds; medians over them (default 3)
+  --rounds N        interleaved rounds; medians over them (default 5)
   --connections N   wrk connections (default 32)
   --engine-ms MS    wall time per engine cell per round (default 150)
   --skip-engines    skip the per-level engine tables (the proxy part still runs)
@@ -51,7 +51,7 @@ function readSettings() {
     help: values.help ?? false,
     durationS: int('duration', values.duration, 4),
     warmupS: int('warmup', values.warmup, 1),
-    rounds: int('rounds', values.rounds, 3),
+    rounds: int('rounds', values.rounds, 5),
     connections: int('connections', values.connections, 32, 1024),
     engineMs: int('engine-ms', values['engine-ms'], 150, 10_000),
     engines: !values['skip-engines'],

@@ -349,20 +349,20 @@ export class ProxyEngine implements RequestOwner {
     }
     const stages = response.stages;
     const body = response.body;
-    if (body !== undefined && !response.upstream.readableEnded) {
+    if (body !== undefined && !upstream.readableEnded) {
       // A transform replaced a body it did not read: the rest of the backend's body is not wanted.
-      (response.upstream as IncomingMessage & { [kRes]?: ServerResponse })[kRes] = undefined;
-      response.upstream.destroy();
+      (upstream as IncomingMessage & { [kRes]?: ServerResponse })[kRes] = undefined;
+      upstream.destroy();
     }
     if (stages !== undefined) delete response.headers['content-length'];
     else if (body !== undefined) response.headers['content-length'] = body.length;
     res.writeHead(response.statusCode, response.headers);
     if (stages === undefined) {
       if (body !== undefined) res.end(body);
-      else response.upstream.pipe(res);
+      else upstream.pipe(res);
       return;
     }
-    const source = body === undefined ? response.upstream : Readable.from([body]);
+    const source = body === undefined ? upstream : Readable.from([body]);
     pipeResponseStages(source, stages, res, (error) => {
       this.pipeline.logger.warn('response body stage failed', { detail: error.message, target: ctx.target?.id });
     });

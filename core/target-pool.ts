@@ -35,6 +35,8 @@ export const SLOW_START_MIN_FACTOR = 0.1;
 export interface TargetSpec {
   url: string;
   weight?: number;
+  /** Port active health checks poll on the backend's host instead of the health plugin's own. */
+  healthPort?: number;
 }
 
 export interface TargetOptions extends UpstreamTimeouts {
@@ -49,6 +51,8 @@ export class Target {
   /** Parsed once; handed to the proxy as is, so no request parses it again. */
   readonly url: URL;
   readonly weight: number;
+  /** Port active health checks poll on this backend's host, when it has its own (else the plugin's setting). */
+  readonly healthPort: number | undefined;
   /** The keep-alive agent that holds this backend's connections. */
   readonly agent: http.Agent;
   state: TargetState = 'up';
@@ -76,6 +80,7 @@ export class Target {
     this.url = new URL(spec.url);
     this.id = this.url.host;
     this.weight = spec.weight ?? 1;
+    this.healthPort = spec.healthPort;
     this.agent = createUpstreamAgent(this.url, options, options.maxSocketsPerTarget);
   }
 

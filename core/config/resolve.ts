@@ -212,7 +212,7 @@ export async function resolveConfig(raw: unknown, file: string, options: Resolve
   const backends: TargetSpec[] = [];
   const hosts = new Set<string>();
   config.backends.forEach((b, i) => {
-    const spec = typeof b === 'string' ? { url: b, weight: 1 } : { url: b.url, weight: b.weight ?? 1 };
+    const spec: TargetSpec = typeof b === 'string' ? { url: b, weight: 1 } : { url: b.url, weight: b.weight ?? 1, healthPort: b.healthPort };
     let url: URL;
     try {
       url = new URL(spec.url);

@@ -49,7 +49,7 @@ export const coreConfigSchema = {
       default: [],
       description: 'The backend servers (targets) requests are balanced across.',
       items: {
-        description: 'A backend: its URL alone, or an object with a URL and a weight.',
+        description: 'A backend: its URL alone, or an object with a URL, a weight and a health-check port.',
         anyOf: [
           { type: 'string', pattern: '^https?://', description: 'Backend URL, e.g. "http://127.0.0.1:9001".' },
           {
@@ -57,6 +57,10 @@ export const coreConfigSchema = {
             properties: {
               url: { type: 'string', pattern: '^https?://', description: 'Backend URL, e.g. "http://127.0.0.1:9001".' },
               weight: { type: 'integer', minimum: 1, maximum: 1000, default: 1, description: 'Relative share of requests for weighted strategies.' },
+              healthPort: {
+                type: 'integer', minimum: 1, maximum: 65535,
+                description: 'Port that active health checks poll on this backend\'s host (its `lb agent` sidecar or node_exporter), instead of the health-check plugin\'s port (HAProxy: check port). For several backends on one host, each with its own agent.',
+              },
             },
             required: ['url'],
             additionalProperties: false,

@@ -49,7 +49,7 @@ function createHttpProbe(settings: Settings, signal: AbortSignal, log: Logger) {
     let response;
     try {
       response = await probe({
-        url: target.url, port: settings.port, path: settings.path, timeoutMs: settings.timeoutMs, maxBodyBytes: settings.maxBodyBytes,
+        url: target.url, port: target.healthPort ?? settings.port, path: settings.path, timeoutMs: settings.timeoutMs, maxBodyBytes: settings.maxBodyBytes,
         readBody: settings.format !== 'none', accept: ACCEPT[settings.format], signal,
       });
     } catch (e) {

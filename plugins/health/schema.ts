@@ -21,7 +21,7 @@ export const healthCheckSchema = {
     },
     port: {
       type: 'integer', minimum: 0, maximum: 65535, default: 0,
-      description: 'TCP port checked on the backend\'s host (a sidecar `lb agent` or node_exporter); 0 checks the backend\'s own port.',
+      description: 'TCP port checked on the backend\'s host (a sidecar `lb agent` or node_exporter); 0 checks the backend\'s own port. A backend\'s own healthPort (in backends) wins.',
     },
     expectStatus: {
       type: 'array', minItems: 1, items: { type: 'integer', minimum: 100, maximum: 599 }, default: [200],

@@ -30,8 +30,8 @@ describe('validating a configuration', () => {
 
   it('explains a malformed backend entry in one line', async () => {
     expect(await problems({ backends: [42, { url: 'http://127.0.0.1:1', wieght: 2 }, 'ftp://x'] })).to.deep.equal([
-      ' - backends[0]: must be a string or an object; found 42.\n   -> A backend: its URL alone, or an object with a URL and a weight.',
-      ' - backends[1]: key "wieght" is not allowed. Did you mean "weight"? Allowed keys: url, weight.',
+      ' - backends[0]: must be a string or an object; found 42.\n   -> A backend: its URL alone, or an object with a URL, a weight and a health-check port.',
+      ' - backends[1]: key "wieght" is not allowed. Did you mean "weight"? Allowed keys: url, weight, healthPort.',
       ' - backends[2]: must match ^https?://; found "ftp://x".\n   -> Backend URL, e.g. "http://127.0.0.1:9001".',
     ]);
   });

@@ -128,6 +128,28 @@ describe('health-check plugin (active polling)', () => {
     expect(targetOf(lb, backends[0]).reason).to.equal(`GET /.lb/health: status 503, expected 200; agent status "draining" (${FALL} failed checks in a row)`);
   });
 
+  it('polls each backend\'s own sidecar port when it has a healthPort (several backends on one host), the plugin\'s port otherwise', async () => {
+    // The "sidecars" are agent servers on their own ports; the app backends beside them answer traffic only.
+    const sidecars = [await startAgentBackend('sidecar-a'), await startAgentBackend('sidecar-b')];
+    const apps = [await startAgentBackend('app-a'), await startAgentBackend('app-b'), await startAgentBackend('app-c')];
+    backends = [...apps, ...sidecars];
+    lb = await startLb({
+      backends: [{ url: apps[0].url, healthPort: sidecars[0].port }, { url: apps[1].url, healthPort: sidecars[1].port }, apps[2].url],
+      strategy: 'round-robin',
+      plugins: [{ use: 'health-check', options: checkOptions({}) }],
+    });
+    await waitFor(() => sidecars.every((s) => s.polls >= 2) && apps[2].polls >= 2, 2000, 'both sidecars and app-c polled');
+    expect(apps.slice(0, 2).map((a) => a.polls), 'apps with a healthPort are never polled themselves').to.deep.equal([0, 0]);
+    sidecars[1].mode = 'draining';
+    const drained = targetOf(lb, apps[1]);
+    await waitFor(() => drained.state === 'down', 2000, 'app-b down');
+    expect(drained.reason).to.include('agent status "draining"');
+    expect(targetOf(lb, apps[0]).state).to.equal('up');
+    const hits = apps[1].hits;
+    expect(await getMany(lb.url, 4)).to.deep.equal([200, 200, 200, 200]);
+    expect(apps[1].hits - hits, 'nothing to the drained app').to.equal(0);
+  });
+
   it('stores the load each agent reports in the target\'s metrics, with the time it arrived', async () => {
     ({ backends, lb } = await startFarm(2));
     const target = targetOf(lb, backends[0]);

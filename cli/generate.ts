@@ -14,7 +14,7 @@ export function generatedFiles(): Array<{ file: string; content: string }> {
   const configDoc = path.join(packageRoot, 'docs', 'configuration.md');
   return [
     { file: editorSchemaPath, content: JSON.stringify(buildEditorSchema(builtinPlugins, builtinPresets), null, 2) + '\n' },
-    { file: path.join(packageRoot, 'docs', 'errors.md'), content: buildErrorsDoc() },
+    { file: path.join(packageRoot, 'docs', 'errors.md'), content: buildErrorsDoc(builtinPlugins) },
     { file: configDoc, content: spliceReference(readFileSync(configDoc, 'utf8'), buildConfigReference(builtinPlugins, builtinPresets)) },
   ];
 }

@@ -1,4 +1,4 @@
-import { coreConfigSchema, ERRORS, type LbPlugin, type PluginCatalog, type PresetCatalog } from '../core/index.js';
+import { coreConfigSchema, ERRORS, type ErrorTable, type LbPlugin, type PluginCatalog, type PresetCatalog, type Retryable } from '../core/index.js';
 
 type Json = Record<string, unknown>;
 
@@ -45,23 +45,39 @@ export function buildEditorSchema(plugins: PluginCatalog, presets: PresetCatalog
   return schema;
 }
 
-/** docs/errors.md, generated from the error table in core/errors.ts. */
-export function buildErrorsDoc(): string {
-  const rows = Object.entries(ERRORS).map(([code, s]) =>
-    `| \`${code}\` | ${s.statusCode || '—'} | ${s.source} | ${s.retryable ? 'yes' : 'no'} | ${s.meaning} | ${s.fix} |`);
-  return [
-    '# Errors',
+const RETRY_TEXT: Record<Retryable, string> = { any: 'yes', idempotent: 'idempotent requests', never: 'no' };
+
+/** Every error table, in the order docs/errors.md lists them: the core's, then each built-in plugin's that has one. */
+export function errorTables(plugins: PluginCatalog): Array<{ owner: string; specs: ErrorTable }> {
+  const tables: Array<{ owner: string; specs: ErrorTable }> = [{ owner: 'core', specs: ERRORS }];
+  for (const p of plugins.values()) if (p.errors) tables.push({ owner: p.name, specs: p.errors.specs });
+  return tables;
+}
+
+/** docs/errors.md, generated from the core's table (core/errors.ts) and each built-in plugin's. */
+export function buildErrorsDoc(plugins: PluginCatalog): string {
+  const section = (owner: string, specs: ErrorTable) => [
     '',
-    '<!-- Generated from core/errors.ts by `npm run generate`; a test fails when they disagree. Edit the table there. -->',
-    '',
-    'Every error lb reports has a stable code. HTTP status is what a client receives when the error ends its request',
-    '(— for errors that stop lb from starting: those exit with status 2 for configuration, 1 otherwise). *Retry safe* says',
-    'whether sending the same request to another backend is safe. Errors carry `code`, `statusCode`, `source` and',
-    '`retryable`; match on `code`, never on the message.',
+    owner === 'core' ? '## lb\'s core (`core/errors.ts`)' : `## Plugin \`${owner}\` (\`plugins/${owner}/errors.ts\`)`,
     '',
     '| Code | HTTP status | Source | Retry safe | Meaning | How to fix |',
     '|---|---|---|---|---|---|',
-    ...rows,
+    ...Object.entries(specs).map(([code, s]) =>
+      `| \`${code}\` | ${s.statusCode || '—'} | ${s.source} | ${RETRY_TEXT[s.retryable]} | ${s.meaning} | ${s.fix} |`),
+  ];
+  return [
+    '# Errors',
+    '',
+    '<!-- Generated from core/errors.ts and the plugins\' errors.ts by `npm run generate`; a test fails when they disagree. Edit the tables there. -->',
+    '',
+    'Every error lb reports has a stable code. HTTP status is what a client receives when the error ends its request',
+    '(— for errors that stop lb from starting: those exit with status 2 for configuration, 1 otherwise). *Retry safe* says',
+    'whether lb may send the same request to another backend after it: *yes* for any request (nothing reached the',
+    'backend), *idempotent requests* for GET, HEAD, OPTIONS, PUT, DELETE and TRACE without a body (the backend may have',
+    'acted on it; `retries.idempotentOnReset` turns these off), *no* otherwise. Errors carry `code`, `statusCode`,',
+    '`source` and `retryable`; match on `code`, never on the message. Each plugin declares its own codes beside its',
+    'code; codes are unique across lb and every plugin loaded (a duplicate stops lb at start-up).',
+    ...errorTables(plugins).flatMap((t) => section(t.owner, t.specs)),
     '',
   ].join('\n');
 }

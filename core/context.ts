@@ -1,4 +1,4 @@
-import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Duplex, Readable, pipeline } from 'node:stream';
 import { LbError, isLbError } from './errors.js';
 import type { Target } from './target-pool.js';
@@ -8,11 +8,6 @@ export type BodyStage = Duplex | TransformStream<Uint8Array, Uint8Array>;
 
 function toDuplex(stage: BodyStage): Duplex {
   return stage instanceof Duplex ? stage : Duplex.fromWeb(stage as unknown as Parameters<typeof Duplex.fromWeb>[0]);
-}
-
-/** @internal the engine serving a request. */
-export interface RequestOwner {
-  finish(ctx: RequestContext, completed: boolean): void;
 }
 
 /**
@@ -34,25 +29,14 @@ export class RequestContext {
   error: LbError | undefined = undefined;
   /** Body stages for the request, applied in order (the core puts decryption first). */
   requestStages: Duplex[] | undefined = undefined;
-  /** @internal the target whose in-flight count this request holds. */
-  held: Target | undefined = undefined;
-  /** @internal the request to the backend, once created. */
-  upstreamRequest: ClientRequest | undefined = undefined;
   /** Attempts made so far: 1 for the first, more after retries. */
   attempts = 0;
-  /** @internal whether any request body byte may have reached a backend (then no retry may replay it). */
-  bodySent = false;
-  /** @internal whether a backend's response headers arrived. */
-  responded = false;
-  /** @internal who is told when the response closes. */
-  readonly owner: RequestOwner;
   private localsMap: Map<string | symbol, unknown> | undefined = undefined;
 
-  constructor(req: IncomingMessage, res: ServerResponse, startedAt: number, owner: RequestOwner) {
+  constructor(req: IncomingMessage, res: ServerResponse, startedAt: number) {
     this.req = req;
     this.res = res;
     this.startedAt = startedAt;
-    this.owner = owner;
   }
 
   /** Lower-cased names of backend response headers not to pass to the client. */

@@ -1,25 +1,46 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { ResolvedConfig } from './config/resolve.js';
+import { sendRawError } from './engine/error-response.js';
 import { LbError, isLbError } from './errors.js';
+import { Generation, KeptState, targetOptions } from './generation.js';
 import { createLogger, type Logger } from './log.js';
-import { Pipeline, type ListenInfo } from './pipeline.js';
-import { ProxyEngine } from './proxy-engine.js';
-import { TargetPool } from './target-pool.js';
+import type { ListenInfo, Pipeline } from './pipeline.js';
+import { describeReload, type ReloadChanges } from './reload.js';
+import { TargetRegistry, type TargetPool } from './target-pool.js';
 
 export interface LoadBalancerOptions {
   /** Replaces the logger built from `config.log` (tests capture lines with it). */
   logger?: Logger;
 }
 
-/** A running (or ready to run) lb: its pipeline, target pool and client-facing server. */
+/** What a reload did: the generation now serving and what changed, or why it was refused. */
+export type ReloadResult =
+  | { readonly ok: true; readonly generation: number; readonly ms: number; readonly changes: ReloadChanges }
+  | { readonly ok: false; readonly generation: number; readonly error: LbError };
+
+/** Where a reload gets its configuration: a resolved one, or a function that loads and resolves the rc again. */
+export type ReloadSource = ResolvedConfig | (() => Promise<ResolvedConfig>);
+
+/** A running (or ready to run) lb: its listener, its targets, and the generation serving now. */
 export interface LoadBalancer {
+  /** The pipeline of the generation serving new requests. */
   readonly pipeline: Pipeline;
+  /** The targets of the generation serving new requests. */
   readonly pool: TargetPool;
+  readonly generation: Generation;
   readonly server: http.Server;
   readonly logger: Logger;
-  /** Starts listening; resolves with the address once bound. */
+  /** Builds its first generation's plugins' `start`, then listens; resolves with the address once bound. */
   listen(port?: number, host?: string): Promise<ListenInfo>;
+  /**
+   * Builds a new generation from `source`, starts it and swaps it in: new requests go
+   * to it, requests in flight finish on the old one, which stops once drained (at most
+   * `timeouts.shutdownGraceMs`). A refused reload (invalid config, a plugin failing in
+   * apply or start, a listener change) changes nothing. Reloads run one at a time;
+   * several asked for meanwhile run once, with the latest source.
+   */
+  reload(source: ReloadSource): Promise<ReloadResult>;
   /**
    * Stops accepting connections, lets in-flight requests finish for up to
    * `timeouts.shutdownGraceMs`, then closes every connection. Resolves when done.
@@ -27,50 +48,23 @@ export interface LoadBalancer {
   close(): Promise<void>;
 }
 
-/** Writes the raw response for a request Node rejected before lb saw it (bad syntax, slow headers). */
-function rejectClient(socket: Socket, status: number, code: string): void {
-  if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-    const reason = http.STATUS_CODES[status] ?? 'Error';
-    const body = `${status} ${reason} (${code})\n`;
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  }
-  socket.destroySoon();
-}
-
 /**
- * Builds an lb from a resolved configuration: creates the target pool and the
- * pipeline, applies the strategy and every plugin, seals the pipeline, and creates
- * the client-facing HTTP server. Call `listen()` to start serving.
+ * Builds an lb from a resolved configuration: the long-lived parts (the client-facing
+ * server, the target registry with each backend's state and connections) and its
+ * first generation (the strategy and every plugin applied to a sealed pipeline).
+ * Call `listen()` to start serving.
  */
 export async function createLoadBalancer(resolved: ResolvedConfig, options: LoadBalancerOptions = {}): Promise<LoadBalancer> {
   const { config } = resolved;
-  const t = config.timeouts;
   const logger = options.logger ?? createLogger({ level: config.log.level, format: config.log.format });
-  const pool = new TargetPool(resolved.backends, {
-    connectMs: t.connectMs,
-    upstreamMs: t.upstreamMs,
-    upstreamIdleMs: t.upstreamIdleMs,
-    maxSocketsPerTarget: config.limits.maxSocketsPerTarget,
-  });
-  const pipeline = new Pipeline(pool, logger);
-  // Transitions are logged once, here, whoever caused them.
-  pipeline.hooks.targetStateChange.tap('lb:core', (target, previous, reason) => {
-    const log = target.state === 'up' ? logger.info : logger.warn;
-    log(`target ${target.id} is ${target.state}`, { previous, reason });
-  });
+  const registry = new TargetRegistry(targetOptions(resolved));
+  const kept = new KeptState();
+  let current = await Generation.build(1, resolved, registry, logger, kept);
+  registry.activate(current.pipeline.pool);
+  /** Generations replaced by a reload and still draining. */
+  const retiring = new Set<Generation>();
 
-
-  for (const { plugin, options: pluginOptions } of [resolved.strategy, ...resolved.plugins]) {
-    try {
-      await plugin.apply(pipeline, pluginOptions);
-    } catch (e) {
-      if (isLbError(e)) throw e;
-      throw new LbError('LB_ERR_PLUGIN_HOOK_FAILED', { plugin: plugin.name, hook: 'apply', detail: (e as Error).message }, { cause: e });
-    }
-  }
-  pipeline.seal();
-
-  const engine = new ProxyEngine(pipeline, { accessLog: config.log.access, retries: config.retries.count, idempotentOnReset: config.retries.idempotentOnReset });
+  const t = config.timeouts;
   const server = http.createServer({
     maxHeaderSize: config.limits.maxHeaderBytes,
     headersTimeout: t.headerMs,
@@ -80,59 +74,151 @@ export async function createLoadBalancer(resolved: ResolvedConfig, options: Load
     // How often Node checks header timeouts; the default (30 s) would let a slow client far past headerMs.
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(t.headerMs / 4))),
   });
-  server.on('request', engine.handleRequest);
-  server.on('upgrade', engine.handleUpgrade);
+  server.on('request', (req, res) => current.engine.handleRequest(req, res));
+  server.on('upgrade', (req, socket, head) => current.engine.handleUpgrade(req, socket, head));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const code = error.code ?? '';
     if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {
       socket.destroy();
       return;
     }
+    const c = current.resolved.config;
     let lbError: LbError;
-    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') lbError = new LbError('LB_ERR_CLIENT_HEADER_TIMEOUT', { timeoutMs: t.headerMs });
-    else if (code === 'HPE_HEADER_OVERFLOW') lbError = new LbError('LB_ERR_CLIENT_HEADERS_TOO_LARGE', { limit: config.limits.maxHeaderBytes });
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') lbError = new LbError('LB_ERR_CLIENT_HEADER_TIMEOUT', { timeoutMs: c.timeouts.headerMs });
+    else if (code === 'HPE_HEADER_OVERFLOW') lbError = new LbError('LB_ERR_CLIENT_HEADERS_TOO_LARGE', { limit: c.limits.maxHeaderBytes });
     else lbError = new LbError('LB_ERR_CLIENT_BAD_REQUEST', { detail: `${code} ${error.message}`.trim() });
     logger.warn(lbError.message, { code: lbError.code, status: lbError.statusCode, remote: socket.remoteAddress });
-    rejectClient(socket, lbError.statusCode, lbError.code);
+    // Not on a socket where a response is already being written.
+    if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) sendRawError(socket, lbError.statusCode, lbError.code);
+    socket.destroySoon();
   });
 
   let listenInfo: ListenInfo | undefined;
   let closing: Promise<void> | undefined;
 
-  const listen = (port = config.listen.port, host = config.listen.host): Promise<ListenInfo> =>
-    new Promise((resolve, reject) => {
+  const listen = async (port = config.listen.port, host = config.listen.host): Promise<ListenInfo> => {
+    await current.start();
+    await new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException) => {
         reject(new LbError('LB_ERR_LISTEN_FAILED', { address: `${host}:${port}`, detail: e.code ?? e.message }, { cause: e }));
       };
       server.once('error', onError);
       server.listen(port, host, () => {
         server.off('error', onError);
-        const address = server.address();
-        const boundPort = typeof address === 'object' && address ? address.port : port;
-        const urlHost = host.includes(':') ? `[${host}]` : host;
-        listenInfo = { host, port: boundPort, url: `http://${urlHost}:${boundPort}` };
-        pipeline.hooks.listening.promise(listenInfo).then(() => resolve(listenInfo!), reject);
+        resolve();
       });
     });
+    const address = server.address();
+    const boundPort = typeof address === 'object' && address ? address.port : port;
+    const urlHost = host.includes(':') ? `[${host}]` : host;
+    listenInfo = { host, port: boundPort, url: `http://${urlHost}:${boundPort}` };
+    await current.activate(listenInfo);
+    return listenInfo;
+  };
+
+  /** Lets a replaced generation finish its requests, then stops it (cutting what is left after the grace period). */
+  const drain = async (old: Generation) => {
+    retiring.add(old);
+    await old.retire();
+    const graceMs = old.resolved.config.timeouts.shutdownGraceMs;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'grace'>((resolve) => { timer = setTimeout(resolve, graceMs, 'grace'); });
+    const ended = await Promise.race([old.whenIdle().then(() => 'idle' as const), grace]);
+    clearTimeout(timer);
+    if (ended === 'grace' && old.engine.active > 0) {
+      logger.warn(`generation ${old.number}: grace period over; closing its remaining requests`, { inFlight: old.engine.active });
+    }
+    await old.stop();
+    retiring.delete(old);
+    await kept.release(livePlugins());
+  };
+  const livePlugins = () => new Set([current, ...retiring].flatMap((g) => g.resolved.applyOrder.map((p) => p.plugin.name)));
+
+  const swap = async (source: ReloadSource): Promise<ReloadResult> => {
+    const started = performance.now();
+    const from = current;
+    let next: Generation | undefined;
+    try {
+      const resolvedNext = typeof source === 'function' ? await source() : source;
+      for (const field of ['host', 'port'] as const) {
+        const before = from.resolved.config.listen[field];
+        const after = resolvedNext.config.listen[field];
+        if (before !== after) throw new LbError('LB_ERR_RELOAD_LISTEN_CHANGED', { field: `listen.${field}`, from: String(before), to: String(after) });
+      }
+      next = await Generation.build(from.number + 1, resolvedNext, registry, logger, kept);
+      await next.start();
+    } catch (e) {
+      const error = isLbError(e) ? e : new LbError('LB_ERR_PLUGIN_HOOK_FAILED', { plugin: 'unknown', hook: 'reload', detail: (e as Error).message }, { cause: e });
+      if (next) await next.stop();
+      await kept.release(livePlugins());
+      logger.error(`reload refused; generation ${from.number} keeps serving: ${error.message} (${error.code})${error.details.length ? `\n${error.details.join('\n')}` : ''}`, { generation: from.number, code: error.code });
+      return { ok: false, generation: from.number, error };
+    }
+    const nc = next.resolved.config;
+    server.headersTimeout = nc.timeouts.headerMs;
+    server.keepAliveTimeout = nc.timeouts.clientIdleMs;
+    (server as http.Server & { maxHeaderSize?: number }).maxHeaderSize = nc.limits.maxHeaderBytes;
+    current = next;
+    const targets = registry.activate(next.pipeline.pool);
+    if (listenInfo) await next.activate(listenInfo).catch((e: unknown) => logger.error('listening hook failed', { detail: (e as Error).message, generation: next.number }));
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    const changes = describeReload(from.resolved, next.resolved, targets);
+    logger.info(`reload: generation ${next.number} serving`, { generation: next.number, ms, ...changes.fields });
+    void drain(from);
+    return { ok: true, generation: next.number, ms, changes };
+  };
+
+  // One reload at a time; reloads asked for while one runs collapse into one more, with the latest source.
+  let running: Promise<ReloadResult> | undefined;
+  let queued: { source: ReloadSource; promise: Promise<ReloadResult>; resolve: (r: ReloadResult) => void } | undefined;
+  const reload = (source: ReloadSource): Promise<ReloadResult> => {
+    if (closing) return Promise.resolve({ ok: false, generation: current.number, error: new LbError('LB_ERR_PLUGIN_HOOK_FAILED', { plugin: 'lb', hook: 'reload', detail: 'lb is shutting down' }) });
+    if (!running) {
+      running = swap(source).finally(() => {
+        running = undefined;
+        const next = queued;
+        queued = undefined;
+        if (next) reload(next.source).then(next.resolve);
+      });
+      return running;
+    }
+    if (queued) {
+      queued.source = source;
+      return queued.promise;
+    }
+    let resolve!: (r: ReloadResult) => void;
+    const promise = new Promise<ReloadResult>((r) => { resolve = r; });
+    queued = { source, promise, resolve };
+    return promise;
+  };
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      engine.draining = true;
+      await running?.catch(() => undefined);
+      const all = () => [current, ...retiring];
+      for (const g of all()) g.engine.draining = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await pipeline.hooks.closing.promise().catch((e: unknown) => logger.error('closing hook failed', { detail: (e as Error).message }));
+      await current.retire();
       let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, t.shutdownGraceMs); });
-      await Promise.race([engine.whenIdle(), grace]);
+      const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, current.resolved.config.timeouts.shutdownGraceMs); });
+      await Promise.race([Promise.all(all().map((g) => g.whenIdle())), grace]);
       clearTimeout(timer);
-      if (engine.active > 0) logger.warn('shutdown grace period over; closing remaining connections', { inFlight: engine.active });
+      const inFlight = all().reduce((n, g) => n + g.engine.active, 0);
+      if (inFlight > 0) logger.warn('shutdown grace period over; closing remaining connections', { inFlight });
       server.closeAllConnections();
-      engine.close();
-      pool.destroy();
+      await Promise.all(all().map((g) => g.stop()));
+      await kept.release(new Set());
+      registry.destroy();
       await stopped;
     })();
     return closing;
   };
 
-  return { pipeline, pool, server, logger, listen, close };
+  return {
+    get pipeline() { return current.pipeline; },
+    get pool() { return current.pipeline.pool; },
+    get generation() { return current; },
+    server, logger, listen, reload, close,
+  };
 }

@@ -3,6 +3,8 @@ import tapable from 'tapable';
 import type { BodyCipher, RequestContext, ResponseContext } from './context.js';
 import { LbError, isLbError } from './errors.js';
 import type { Logger } from './log.js';
+import { ReservedRoutes, type Route, type RouteSpec } from './reserved-routes.js';
+import { Services } from './services.js';
 import type { Target, TargetMetrics, TargetPool, TargetState } from './target-pool.js';
 
 const { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook } = tapable;
@@ -45,22 +47,26 @@ export interface ListenInfo {
 
 /** How a request ended, given to the `requestDone` hook. */
 export interface RequestOutcome {
+  /** The status sent (101 for a WebSocket upgrade that was tunnelled); 499 when the client went away first. */
   statusCode: number;
-  /** Milliseconds from arrival to the end of the response. */
+  /** Milliseconds from arrival to the end of the response (of the tunnel, for an upgrade). */
   durationMs: number;
   error: LbError | undefined;
+  /** For WebSocket upgrades: bytes read from and written to the client over the tunnel's life. */
+  bytesIn?: number;
+  bytesOut?: number;
 }
 
 function createHooks() {
   return Object.freeze({
-    /** After lb listens: start timers (health polling) here. */
+    /** The generation starts serving (lb listens, or a reload swapped it in), with where lb listens. */
     listening: new AsyncSeriesHook<[ListenInfo]>(['info']),
-    /** On shutdown, before connections are closed: stop timers, flush state. */
+    /** The generation stops taking new requests (shutdown, or a reload replaced it); its requests in flight still finish. */
     closing: new AsyncSeriesHook<[]>([]),
-    /** Requests under `/.lb/`: a tap that serves the request returns true. */
-    serveReserved: new SyncBailHook<[RequestContext], true | undefined>(['ctx']),
     /** Resolves the cipher of an encrypted session (bail: the first cipher wins). */
     encrypt: new AsyncSeriesBailHook<[RequestContext], BodyCipher | undefined>(['ctx']),
+    /** A WebSocket upgrade, before a target is chosen: throw an LbError (401, 403, 429...) to refuse it. */
+    beforeUpgrade: new AsyncSeriesHook<[RequestContext]>(['ctx']),
     /** Edits the request (headers, body stages) before a target is chosen. */
     transformRequest: new AsyncSeriesWaterfallHook<[RequestContext]>(['ctx']),
     /** Picks one of the candidate targets (bail); nothing picked answers 503. Must not do I/O. */
@@ -86,21 +92,72 @@ export type HookName = keyof PipelineHooks;
 
 type AnyFn = (...args: unknown[]) => unknown;
 
+/** Where `Pipeline.keep` stores values (the load balancer's KeptState). */
+export interface KeepStore {
+  get<T>(plugin: string, key: string, init: () => T): T;
+}
+
+class LocalKeepStore implements KeepStore {
+  private readonly map = new Map<string, unknown>();
+  get<T>(plugin: string, key: string, init: () => T): T {
+    const id = `${plugin}\u0000${key}`;
+    if (!this.map.has(id)) this.map.set(id, init());
+    return this.map.get(id) as T;
+  }
+}
+
+/** Claims paths under /.lb/ for the plugin being applied. */
+export interface PipelineRoutes {
+  /** Claims a path (or prefix) for the plugin being applied; a clash with another plugin's claim fails start-up. */
+  claim(spec: RouteSpec): void;
+  list(): readonly Route[];
+}
+
 /**
- * The plugin pipeline: typed hooks declared once, a target pool, a logger.
- * Plugins tap hooks in `apply()`; once lb starts, `seal()` forbids new taps.
+ * The plugin pipeline of one generation: typed hooks declared once, the target pool,
+ * reserved routes, services between plugins, a logger. Plugins tap hooks, claim
+ * routes and provide services in `apply()`; then `seal()` forbids all three.
  */
 export class Pipeline {
   readonly hooks: PipelineHooks = createHooks();
+  /** This generation's targets. Read it when you need them; the next generation gets another. */
   readonly pool: TargetPool;
   readonly logger: Logger;
+  /** Services between plugins (see `provides` and `requires` on the plugin). */
+  readonly services: Services;
+  readonly routes: PipelineRoutes;
+  /** @internal the routes, for the engine. */
+  readonly routeTable = new ReservedRoutes();
+  /** @internal the plugin being applied, set by the generation. */
+  applying: string | undefined = undefined;
   private sealed = false;
 
-  constructor(pool: TargetPool, logger: Logger) {
+  private readonly kept: KeepStore;
+
+  constructor(pool: TargetPool, logger: Logger, services: Services = new Services(new Map()), kept: KeepStore = new LocalKeepStore()) {
     this.pool = pool;
     this.logger = logger;
+    this.services = services;
+    this.kept = kept;
+    const table = this.routeTable;
+    this.routes = Object.freeze({
+      claim: (spec: RouteSpec) => table.claim(this.applying ?? 'unknown', spec),
+      list: () => table.list(),
+    });
     for (const name of Object.keys(this.hooks) as HookName[]) this.guard(name);
     pool.onStateChange((target, previous, reason) => this.hooks.targetStateChange.call(target, previous, reason));
+  }
+
+  /**
+   * State the plugin being applied keeps across reloads: `init` runs the first time
+   * (for this plugin and key), later generations get the same value. It is closed
+   * (`close()`, if it has one) once the plugin is in no live generation, or at shutdown.
+   * Use it for state that clients rely on (sessions, rate-limit buckets); anything
+   * else is simpler rebuilt per generation.
+   */
+  keep<T>(key: string, init: () => T): T {
+    if (this.sealed || !this.applying) throw new LbError('LB_ERR_PIPELINE_SEALED', { hook: `keep(${key})`, plugin: this.applying ?? 'unknown' });
+    return this.kept.get(this.applying, key, init);
   }
 
   get isSealed(): boolean {
@@ -110,6 +167,8 @@ export class Pipeline {
   /** Called by the core once every plugin has been applied. */
   seal(): void {
     this.sealed = true;
+    this.routeTable.seal();
+    this.services.seal();
   }
 
   /**
@@ -129,13 +188,19 @@ export class Pipeline {
   }
 }
 
+/**
+ * What a plugin's failure in a hook (or a route, or apply) becomes: an lb error it
+ * raised on purpose (413, 400...) keeps its code; anything else is
+ * LB_ERR_PLUGIN_HOOK_FAILED naming the plugin and the hook.
+ */
+export function pluginError(error: unknown, plugin: string, hook: string): LbError {
+  if (isLbError(error) && error.statusCode !== 0) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new LbError('LB_ERR_PLUGIN_HOOK_FAILED', { plugin, hook, detail }, { cause: error });
+}
+
 function attribute(fn: AnyFn, type: string, plugin: string, hook: string): AnyFn {
-  const wrap = (error: unknown) => {
-    // A plugin that deliberately answers a request with an lb error (413, 400...) keeps its code.
-    if (isLbError(error) && error.statusCode !== 0) return error;
-    const detail = error instanceof Error ? error.message : String(error);
-    return new LbError('LB_ERR_PLUGIN_HOOK_FAILED', { plugin, hook, detail }, { cause: error });
-  };
+  const wrap = (error: unknown) => pluginError(error, plugin, hook);
   if (type === 'promise') {
     return (...args) => (fn(...args) as Promise<unknown>).then(undefined, (e: unknown) => { throw wrap(e); });
   }

@@ -1,4 +1,5 @@
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import type { ErrorTable, PluginErrors } from './errors.js';
 import type { Pipeline } from './pipeline.js';
 
 /** The plugin contract version this lb provides; plugins declare the one they target. */
@@ -14,9 +15,23 @@ export type OptionsSchema = JSONSchema & object;
 export type OptionsOf<S extends OptionsSchema> = FromSchema<S, { keepDefaultedPropertiesOptional: false }>;
 
 /**
+ * Work a plugin does for as long as its generation serves: timers, pollers, sockets,
+ * services. `start` runs once every plugin of the generation is applied, before it
+ * takes requests (a throw refuses the generation: at start-up lb exits, on reload the
+ * old generation keeps serving); `stop` runs once the generation has drained (a
+ * reload) or lb shuts down. Whatever `start` opened, `stop` must close.
+ */
+export interface PluginLifecycle {
+  start?(): void | Promise<void>;
+  stop?(): void | Promise<void>;
+}
+
+/**
  * An lb plugin, in the manner of a webpack plugin: a name, a JSON Schema for its
  * options, and `apply(pipeline, options)` that taps the hooks it needs.
  * `options` have been validated against `schema`, with defaults filled in.
+ * `apply` runs once per generation (at start-up and on every reload) and may return
+ * a `PluginLifecycle`.
  */
 export interface LbPlugin<Options = any> {
   /** Unique name; used for every tap and in error messages. */
@@ -28,7 +43,12 @@ export interface LbPlugin<Options = any> {
   readonly apiVersion: number;
   /** JSON Schema of the options; every property has a description and a default. */
   readonly schema: OptionsSchema;
-  apply(pipeline: Pipeline, options: Options): void | Promise<void>;
+  /** The plugin's own error codes (`defineErrors(...)`), unique across the plugins loaded. */
+  readonly errors?: PluginErrors<ErrorTable>;
+  /** Services this plugin provides (`pipeline.services.provide`) and requires (`pipeline.services.get`), by name. */
+  readonly provides?: readonly string[];
+  readonly requires?: readonly string[];
+  apply(pipeline: Pipeline, options: Options): void | PluginLifecycle | Promise<void | PluginLifecycle>;
 }
 
 /**

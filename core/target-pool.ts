@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { createUpstreamAgent, type UpstreamTimeouts } from './upstream-agent.js';
+import { createUpstreamAgent, updateUpstreamAgent, type UpstreamTimeouts } from './upstream-agent.js';
 
 /**
  * Whether a target may receive requests: `up`; `down` (failed active health checks,
@@ -44,15 +44,19 @@ export interface TargetOptions extends UpstreamTimeouts {
   maxSocketsPerTarget: number;
 }
 
-/** One backend: its address, weight, health state, in-flight count and latest metrics. */
+/**
+ * One backend: its address, weight, health state, in-flight count and latest metrics.
+ * Long-lived: a reload that keeps the backend (same URL) keeps its Target, and so its
+ * health, in-flight count, metrics and connections; only `weight` and `healthPort`
+ * follow the new configuration.
+ */
 export class Target {
   /** `host:port`, unique within a pool. */
   readonly id: string;
   /** Parsed once; handed to the proxy as is, so no request parses it again. */
   readonly url: URL;
-  readonly weight: number;
-  /** Port active health checks poll on this backend's host, when it has its own (else the plugin's setting). */
-  readonly healthPort: number | undefined;
+  /** Relative share for weighted strategies (updated by a reload). */
+  weight: number;
   /** The keep-alive agent that holds this backend's connections. */
   readonly agent: http.Agent;
   state: TargetState = 'up';
@@ -75,6 +79,9 @@ export class Target {
   failures = 0;
   /** @internal timer that ends a passive ejection. */
   ejectionTimer: NodeJS.Timeout | undefined = undefined;
+
+  /** Port active health checks poll on this backend's host, when it has its own (else the plugin's setting). */
+  healthPort: number | undefined;
 
   constructor(spec: TargetSpec, options: TargetOptions) {
     this.url = new URL(spec.url);
@@ -102,19 +109,122 @@ export class Target {
 
 export type TargetStateListener = (target: Target, previous: TargetState, reason: string) => void;
 
+/** What a reload changed in the backend list. */
+export interface TargetChanges {
+  readonly added: readonly Target[];
+  readonly removed: readonly Target[];
+  readonly kept: readonly Target[];
+}
+
 /**
- * The one source of truth about targets and their health. Active polls and passive
- * signals both report here; strategies read `available`, an immutable snapshot
- * rebuilt only when a state changes, so the hot path allocates nothing.
+ * The long-lived side of the targets: every Target by URL, with its state, agent and
+ * timers, across generations. Each generation sees its own backend list through a
+ * `TargetPool`; a state change reaches every attached pool (so each rebuilds its
+ * snapshot) and the listeners of the active one (so it is logged once).
+ */
+export class TargetRegistry {
+  private readonly byUrl = new Map<string, Target>();
+  private readonly pools = new Set<TargetPool>();
+  private active: TargetPool | undefined;
+  private options: TargetOptions;
+
+  constructor(options: TargetOptions) {
+    this.options = options;
+  }
+
+  /**
+   * A pool for a new generation: existing Targets for URLs already known, new ones
+   * for the rest. Connection limits and timeouts follow `options` for all of them.
+   */
+  createPool(specs: readonly TargetSpec[], options: TargetOptions = this.options): TargetPool {
+    this.options = options;
+    const targets = specs.map((spec) => {
+      const key = new URL(spec.url).href;
+      let target = this.byUrl.get(key);
+      if (target) {
+        target.weight = spec.weight ?? 1;
+        target.healthPort = spec.healthPort;
+        updateUpstreamAgent(target.agent, options, options.maxSocketsPerTarget);
+      } else {
+        target = new Target(spec, options);
+        this.byUrl.set(key, target);
+      }
+      return target;
+    });
+    const pool = new TargetPool(this, targets);
+    this.pools.add(pool);
+    return pool;
+  }
+
+  /** Makes `pool` the one whose listeners hear of state changes; returns what changed against the previous one. */
+  activate(pool: TargetPool): TargetChanges {
+    const before = new Set(this.active?.targets ?? []);
+    const after = new Set(pool.targets);
+    this.active = pool;
+    return {
+      added: pool.targets.filter((t) => !before.has(t)),
+      removed: [...before].filter((t) => !after.has(t)),
+      kept: pool.targets.filter((t) => before.has(t)),
+    };
+  }
+
+  /** A generation is gone: forget its pool, and close the Targets no other pool holds. */
+  release(pool: TargetPool): void {
+    if (!this.pools.delete(pool)) return;
+    if (this.active === pool) this.active = undefined;
+    const held = new Set<Target>();
+    for (const p of this.pools) for (const t of p.targets) held.add(t);
+    for (const [key, target] of this.byUrl) {
+      if (held.has(target)) continue;
+      this.byUrl.delete(key);
+      target.agent.destroy();
+      if (target.ejectionTimer) clearTimeout(target.ejectionTimer);
+    }
+  }
+
+  /** @internal */
+  changed(target: Target, previous: TargetState, reason: string): void {
+    for (const pool of this.pools) pool.refresh(target);
+    this.active?.notify(target, previous, reason);
+  }
+
+  /** Every Target known, in no particular order. */
+  get size(): number {
+    return this.byUrl.size;
+  }
+
+  /** Closes every kept-alive upstream connection and timer. */
+  destroy(): void {
+    for (const pool of [...this.pools]) this.release(pool);
+  }
+}
+
+/**
+ * One generation's view of the targets, and the one source of truth about their
+ * health for plugins: active polls and passive signals report here; strategies read
+ * `available`, an immutable snapshot rebuilt only when a state changes, so the hot
+ * path allocates nothing. Read `targets` when you need them: a reload gives the next
+ * generation another pool.
  */
 export class TargetPool {
   readonly targets: readonly Target[];
   private snapshot: readonly Target[];
   private readonly listeners: TargetStateListener[] = [];
+  private readonly registry: TargetRegistry;
 
-  constructor(specs: readonly TargetSpec[], options: TargetOptions) {
-    this.targets = Object.freeze(specs.map((s) => new Target(s, options)));
-    this.snapshot = this.targets;
+  /** A pool of its own, for tests and tools; lb builds pools from its registry. */
+  static of(specs: readonly TargetSpec[], options: TargetOptions): TargetPool {
+    const registry = new TargetRegistry(options);
+    const pool = registry.createPool(specs);
+    registry.activate(pool);
+    return pool;
+  }
+
+  /** @internal use `TargetRegistry.createPool`. */
+  constructor(registry: TargetRegistry, targets: readonly Target[]) {
+    this.registry = registry;
+    this.targets = Object.freeze([...targets]);
+    this.snapshot = Object.freeze(this.targets.filter((t) => t.state === 'up'));
   }
 
   /** Targets that are up, in configuration order. Frozen; replaced (not mutated) on change. */
@@ -124,6 +234,16 @@ export class TargetPool {
 
   onStateChange(listener: TargetStateListener): void {
     this.listeners.push(listener);
+  }
+
+  /** @internal */
+  refresh(target: Target): void {
+    if (this.targets.includes(target)) this.snapshot = Object.freeze(this.targets.filter((t) => t.state === 'up'));
+  }
+
+  /** @internal */
+  notify(target: Target, previous: TargetState, reason: string): void {
+    for (const listener of this.listeners) listener(target, previous, reason);
   }
 
   /** Moves a target to `state`; listeners hear of real transitions only. */
@@ -137,8 +257,7 @@ export class TargetPool {
       clearTimeout(target.ejectionTimer);
       target.ejectionTimer = undefined;
     }
-    this.snapshot = Object.freeze(this.targets.filter((t) => t.state === 'up'));
-    for (const listener of this.listeners) listener(target, previous, reason);
+    this.registry.changed(target, previous, reason);
   }
 
   /**
@@ -174,16 +293,12 @@ export class TargetPool {
     target.metricsAt = at;
   }
 
-
   get(id: string): Target | undefined {
     return this.targets.find((t) => t.id === id);
   }
 
-  /** Closes every kept-alive upstream connection. */
+  /** Releases this pool (and the Targets no other pool holds) from its registry. */
   destroy(): void {
-    for (const t of this.targets) {
-      t.agent.destroy();
-      if (t.ejectionTimer) clearTimeout(t.ejectionTimer);
-    }
+    this.registry.release(this);
   }
 }

@@ -54,10 +54,12 @@ type CreateConnection = (options: object, cb?: (err: Error | null, socket: Duple
 export function createUpstreamAgent(url: URL, timeouts: UpstreamTimeouts, maxSockets: number): http.Agent {
   const Base = url.protocol === 'https:' ? https.Agent : http.Agent;
   const agent = new Base(agentOptions(timeouts, maxSockets)) as http.Agent & TimedAgent & { addRequest: AddRequest; createConnection: CreateConnection };
-  Object.assign(agent, { targetName: url.host, timeouts });
+  // A copy, so that a reload can change the limits of a live agent (updateUpstreamAgent).
+  const limits = { ...timeouts };
+  Object.assign(agent, { targetName: url.host, timeouts: limits });
   const addRequest = agent.addRequest.bind(agent);
   agent.addRequest = (req, options) => {
-    req.setTimeout(timeouts.upstreamMs, onUpstreamTimeout);
+    req.setTimeout(limits.upstreamMs, onUpstreamTimeout);
     addRequest(req, options);
   };
   const createConnection = agent.createConnection.bind(agent);
@@ -67,4 +69,15 @@ export function createUpstreamAgent(url: URL, timeouts: UpstreamTimeouts, maxSoc
     return socket;
   };
   return agent;
+}
+
+/**
+ * Applies new limits to a live agent (a reload): new requests and connections use
+ * them; connections open now keep theirs until they close.
+ */
+export function updateUpstreamAgent(agent: http.Agent, timeouts: UpstreamTimeouts, maxSockets: number): void {
+  const timed = agent as http.Agent & TimedAgent & { options: http.AgentOptions };
+  Object.assign(timed.timeouts, { connectMs: timeouts.connectMs, upstreamMs: timeouts.upstreamMs, upstreamIdleMs: timeouts.upstreamIdleMs });
+  timed.options.timeout = timeouts.upstreamIdleMs;
+  agent.maxSockets = maxSockets > 0 ? maxSockets : Infinity;
 }

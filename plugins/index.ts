@@ -7,6 +7,7 @@ import leastConnections from './least-connections/index.js';
 import p2cEwma from './p2c-ewma/index.js';
 import metricBased from './metric-based/index.js';
 import { healthCheck, orcaLoadReports } from './health/index.js';
+import memoryKeystore from './memory-keystore/index.js';
 
 /** Every built-in plugin, by name. The CLI hands this catalog to the core. */
-export const builtinPlugins: PluginCatalog = new Map<string, LbPlugin>([roundRobin, passiveHealth, random, leastConnections, p2cEwma, metricBased, healthCheck, orcaLoadReports, compression].map((p) => [p.name, p]));
+export const builtinPlugins: PluginCatalog = new Map<string, LbPlugin>([roundRobin, passiveHealth, random, leastConnections, p2cEwma, metricBased, healthCheck, orcaLoadReports, compression, memoryKeystore].map((p) => [p.name, p]));

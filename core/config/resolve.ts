@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LbError } from '../errors.js';
+import { ERRORS, LbError, specProblem } from '../errors.js';
+import { planServices, type ServicePlan } from '../services.js';
 import { PLUGIN_API_VERSION, type LbPlugin, type PluginCatalog } from '../plugin.js';
 import type { TargetSpec } from '../target-pool.js';
 import { coreConfigSchema, type LbConfig, type PluginEntry } from './schema.js';
@@ -35,6 +36,10 @@ export interface ResolvedConfig {
   readonly strategy: ResolvedPlugin;
   readonly plugins: readonly ResolvedPlugin[];
   readonly backends: readonly TargetSpec[];
+  /** Which plugin provides each service. */
+  readonly services: ServicePlan;
+  /** The strategy and the plugins in the order they are applied: service providers before the plugins that require them. */
+  readonly applyOrder: readonly ResolvedPlugin[];
 }
 
 export interface ResolveOptions {
@@ -233,5 +238,34 @@ export async function resolveConfig(raw: unknown, file: string, options: Resolve
   });
 
   if (problems.length || !strategy) throw fail(problems);
-  return Object.freeze({ file, config, preset, strategy, plugins: Object.freeze(plugins), backends: Object.freeze(backends) });
+  const all = [strategy, ...plugins];
+  problems.push(...errorCodeProblems(all));
+  let services: ServicePlan | undefined;
+  try {
+    services = planServices(all.map((p) => p.plugin), (config as { services?: Record<string, string> }).services ?? {}, options.plugins.values());
+  } catch (e) {
+    problems.push(problemFrom(e, e instanceof LbError && e.code === 'LB_ERR_SERVICE_UNKNOWN_PROVIDER' ? 'services' : 'plugins'));
+  }
+  if (problems.length || !services) throw fail(problems);
+  const applyOrder = Object.freeze(services.order.map((i) => all[i]));
+  return Object.freeze({ file, config, preset, strategy, plugins: Object.freeze(plugins), backends: Object.freeze(backends), services, applyOrder });
+}
+
+/** Error codes must be well formed and unique across the core and every plugin loaded. */
+function errorCodeProblems(plugins: readonly ResolvedPlugin[]): Problem[] {
+  const problems: Problem[] = [];
+  const owners = new Map<string, string>(Object.keys(ERRORS).map((code) => [code, 'lb\'s core']));
+  for (const { plugin, origin } of plugins) {
+    for (const [code, spec] of Object.entries(plugin.errors?.specs ?? {})) {
+      const detail = specProblem(code, spec);
+      if (detail) {
+        problems.push(problemFrom(new LbError('LB_ERR_PLUGIN_CODE_INVALID', { plugin: plugin.name, code, detail }), origin));
+        continue;
+      }
+      const owner = owners.get(code);
+      if (owner) problems.push(problemFrom(new LbError('LB_ERR_PLUGIN_CODE_DUPLICATE', { code, first: owner, second: `plugin "${plugin.name}"` }), origin));
+      else owners.set(code, `plugin "${plugin.name}"`);
+    }
+  }
+  return problems;
 }

@@ -78,6 +78,12 @@ export const coreConfigSchema = {
       description: 'Plugins added to the preset\'s, or overriding their options (same name), or dropping them ("enabled": false).',
       items: pluginEntry,
     },
+    services: {
+      type: 'object',
+      default: {},
+      description: 'Which plugin provides a service when several loaded plugins can, e.g. { "keystore": "redis-keystore" }.',
+      additionalProperties: { type: 'string', minLength: 1, description: 'The name of a loaded plugin that provides the service.' },
+    },
     timeouts: {
       type: 'object',
       default: {},

@@ -5,10 +5,12 @@ import { Policies, type CompressionOptions } from './policy.js';
 import { createRequestDecode, createUpstreamCompress, DeclaredCodings } from './request.js';
 import { createResponseTransform } from './response.js';
 import { compressionSchema } from './schema.js';
+import { compressionErrors } from './errors.js';
 
 const PLUGIN_NAME = 'compression';
 
 export { compressionSchema, DEFAULT_TYPES } from './schema.js';
+export { compressionErrors } from './errors.js';
 export { parseAcceptEncoding, chooseCoding } from './negotiate.js';
 
 /**
@@ -23,6 +25,7 @@ export default definePlugin<CompressionOptions>({
   kind: 'feature',
   apiVersion: PLUGIN_API_VERSION,
   schema: compressionSchema,
+  errors: compressionErrors,
   apply(pipeline, options) {
     const logger = pipeline.logger.child(PLUGIN_NAME);
     const policies = new Policies(options);

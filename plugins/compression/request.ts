@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { Duplex } from 'node:stream';
 import type zlib from 'node:zlib';
-import { LbError, type Logger, type RequestContext, type Target } from '../../core/index.js';
+import type { LbError, Logger, RequestContext, Target } from '../../core/index.js';
 import { createCompressor, createDecoder, decodableCoding, type DecodableCoding, type EngineSettings } from './engines.js';
 import { mediaTypeOf, parseAcceptEncoding, type Coding } from './negotiate.js';
 import type { Policies } from './policy.js';
+import { compressionErrors } from './errors.js';
 
 /** Limits on one decompressed request body. */
 export interface DecodeLimits {
@@ -65,9 +66,9 @@ export class BoundedDecoder extends Duplex {
     const out = (this.outBytes += chunk.length);
     const { maxSize, maxRatio, ratioAfter } = this.limits;
     if (out > maxSize) {
-      this.fail(new LbError('LB_ERR_COMPRESSION_BOMB', { limit: `${maxSize} bytes`, detail: `${this.consumed()} compressed bytes gave more than ${maxSize}` }));
+      this.fail(compressionErrors.create('LB_ERR_COMPRESSION_BOMB', { limit: `${maxSize} bytes`, detail: `${this.consumed()} compressed bytes gave more than ${maxSize}` }));
     } else if (out > ratioAfter && out > this.consumed() * maxRatio) {
-      this.fail(new LbError('LB_ERR_COMPRESSION_BOMB', { limit: `a ratio of ${maxRatio}`, detail: `${this.consumed()} compressed bytes gave ${out}` }));
+      this.fail(compressionErrors.create('LB_ERR_COMPRESSION_BOMB', { limit: `a ratio of ${maxRatio}`, detail: `${this.consumed()} compressed bytes gave ${out}` }));
     } else if (!this.push(chunk)) {
       tail.pause();
     }
@@ -118,7 +119,7 @@ export class BoundedDecoder extends Duplex {
 function corrupt(codings: readonly DecodableCoding[], e: NodeJS.ErrnoException): LbError {
   const truncated = /unexpected end/i.test(e.message);
   const detail = truncated ? `truncated (${e.message})` : e.message;
-  return new LbError('LB_ERR_COMPRESSION_CORRUPT', { encoding: [...codings].reverse().join(', '), detail });
+  return compressionErrors.create('LB_ERR_COMPRESSION_CORRUPT', { encoding: [...codings].reverse().join(', '), detail });
 }
 
 /** Ends the request with `error` (413, 400): a failing request stage is answered by the core with its status. */
@@ -155,7 +156,7 @@ export function createRequestDecode(s: RequestSettings): (ctx: RequestContext) =
         return ctx;
       }
       ctx.res.setHeader('Accept-Encoding', DECODABLE);
-      throw new LbError('LB_ERR_COMPRESSION_UNSUPPORTED', { encoding: header });
+      throw compressionErrors.create('LB_ERR_COMPRESSION_UNSUPPORTED', { encoding: header });
     }
     delete req.headers['content-encoding'];
     if (codings.length === 0) return ctx;

@@ -1,4 +1,5 @@
-import { LbError, type Logger, type ResponseContext } from '../../core/index.js';
+import type { Logger, ResponseContext } from '../../core/index.js';
+import { compressionErrors } from './errors.js';
 import { checkEncodedPrefix, compressWhole, createCompressor, decodableCoding, IdleFlush, ONE_SHOT_MAX, type EngineSettings } from './engines.js';
 import { addVary, chooseCoding, hasNoTransform, mediaTypeOf, parseAcceptEncoding, weakenEtag, type Choice } from './negotiate.js';
 import { peek, peekedBody } from './peek.js';
@@ -58,7 +59,7 @@ export function createResponseTransform(s: ResponseSettings): (response: Respons
     if (peeked.bytes > 0) {
       const complaint = checkEncodedPrefix(coding, Buffer.concat(peeked.chunks));
       if (complaint !== undefined) {
-        throw new LbError('LB_ERR_COMPRESSION_UPSTREAM_MISLABELED', {
+        throw compressionErrors.create('LB_ERR_COMPRESSION_UPSTREAM_MISLABELED', {
           target: response.request.target?.id ?? 'unknown', encoding: contentEncoding, detail: complaint,
         });
       }

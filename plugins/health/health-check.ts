@@ -167,12 +167,13 @@ export default definePlugin<Options>({
     const poller = new Poller(pipeline, settings, log);
     const tap = { name: PLUGIN_NAME, stage: Stage.NORMAL };
     pipeline.hooks.healthCheck.tapPromise(tap, createHttpProbe(settings, poller.aborter.signal, log));
-    pipeline.hooks.listening.tapPromise(tap, async () => poller.start());
+    // The poller stops as soon as its generation takes no new requests (the next one polls the same targets).
     pipeline.hooks.closing.tapPromise(tap, async () => poller.stop());
     if (settings.slowStartMs > 0) {
       pipeline.hooks.targetStateChange.tap(tap, (target, previous) => {
         if (target.state === 'up' && previous !== 'up') target.slowStartMs = settings.slowStartMs;
       });
     }
+    return { start: () => poller.start(), stop: () => poller.stop() };
   },
 });

@@ -24,12 +24,19 @@ export default definePlugin<OptionsOf<typeof passiveHealthSchema>>({
   schema: passiveHealthSchema,
   apply(pipeline, options) {
     const pool = pipeline.pool;
-    const records = new Map<Target, TargetRecord>(pool.targets.map((t) => [t, { failures: 0, errors5xx: 0, ejections: 0, lastEjectionEnd: 0 }]));
-    const maxEjected = Math.floor((pool.targets.length * options.maxEjectedPercent) / 100);
+    // Back-off counts survive reloads, as the ejections themselves (on the targets) do.
+    const records = pipeline.keep('records', () => new WeakMap<Target, TargetRecord>());
+    const recordOf = (target: Target | undefined) => {
+      if (!target || !pool.targets.includes(target)) return undefined;
+      let record = records.get(target);
+      if (!record) records.set(target, (record = { failures: 0, errors5xx: 0, ejections: 0, lastEjectionEnd: 0 }));
+      return record;
+    };
 
     const eject = (target: Target, record: TargetRecord, reason: string) => {
       // As nginx: a lone backend is never considered unavailable; there is nowhere else to go.
       if (target.state !== 'up' || pool.targets.length === 1) return;
+      const maxEjected = Math.floor((pool.targets.length * options.maxEjectedPercent) / 100);
       const ejected = pool.targets.filter((t) => t.state === 'ejected').length;
       if (ejected + 1 > maxEjected) {
         pipeline.logger.warn(`target ${target.id} failing but not ejected: maxEjectedPercent reached`, { reason });
@@ -48,7 +55,7 @@ export default definePlugin<OptionsOf<typeof passiveHealthSchema>>({
 
     pipeline.hooks.upstreamError.tap(PLUGIN_NAME, (ctx, error) => {
       const target = ctx.target;
-      const record = target && records.get(target);
+      const record = recordOf(target);
       if (!record || !FAILURES.has(error.code)) return;
       record.failures++;
       if (record.failures >= options.consecutiveFailures) eject(target!, record, `${record.failures} failed attempt(s) in a row, last: ${error.code}`);
@@ -57,7 +64,7 @@ export default definePlugin<OptionsOf<typeof passiveHealthSchema>>({
     // Counting successes costs every response a call; only pay it when a threshold needs it.
     if (options.consecutiveFailures > 1 || options.consecutive5xx > 0) {
       pipeline.hooks.upstreamResponse.tap(PLUGIN_NAME, (ctx, upstream) => {
-        const record = ctx.target && records.get(ctx.target);
+        const record = recordOf(ctx.target);
         if (!record) return;
         record.failures = 0;
         if (options.consecutive5xx === 0) return;

@@ -8,13 +8,13 @@ describe('the pipeline', () => {
   const servers = serversPerTest();
 
   it('declares its hooks once, frozen', () => {
-    const pipeline = new Pipeline(new TargetPool([], timeouts), createLogger({ level: 'silent' }));
+    const pipeline = new Pipeline(TargetPool.of([], timeouts), createLogger({ level: 'silent' }));
     expect(Object.isFrozen(pipeline.hooks)).to.equal(true);
     expect(Object.keys(pipeline.hooks)).to.include.members(['selectTarget', 'healthCheck', 'transformRequest', 'transformResponse', 'encrypt', 'listening', 'closing', 'requestDone']);
   });
 
   it('refuses taps after sealing, and callback-style taps always', () => {
-    const pipeline = new Pipeline(new TargetPool([], timeouts), createLogger({ level: 'silent' }));
+    const pipeline = new Pipeline(TargetPool.of([], timeouts), createLogger({ level: 'silent' }));
     expect(() => pipeline.hooks.closing.tapAsync('cb-plugin', (done) => done())).to.throw(LbError,
       'Hook closing was tapped with tapAsync by "cb-plugin"; lb accepts tap and tapPromise only.');
     pipeline.seal();
@@ -72,11 +72,12 @@ describe('the pipeline', () => {
     const lb = await servers.lb({ backends: [backend.url] });
     const called: string[] = [];
     const hooks = lb.lb.pipeline.hooks;
-    for (const name of ['encrypt', 'transformRequest', 'transformResponse', 'requestDone', 'upstreamResponse', 'serveReserved'] as const) {
+    for (const name of ['encrypt', 'transformRequest', 'transformResponse', 'requestDone', 'upstreamResponse', 'beforeUpgrade'] as const) {
       (hooks[name] as unknown as { intercept(i: object): void }).intercept({ call: () => called.push(name) });
     }
-    expect((await request(lb.url + '/.lb/x')).status).to.equal(200);
+    expect((await request(lb.url + '/x')).status).to.equal(200);
     expect((await request(lb.url, { method: 'POST', body: 'x' })).status).to.equal(200);
+    expect((await request(lb.url + '/.lb/x')).status).to.equal(404);
     expect(called).to.deep.equal([]);
   });
 

@@ -31,7 +31,7 @@ export async function strategyHarness(strategy: unknown, weights: number[]): Pro
   const names = new Map(targets.map((t, i) => [t, String.fromCharCode(97 + i)]));
   // A request context from real (unconnected) node objects; strategies do not read it.
   const req = new http.IncomingMessage(new net.Socket());
-  const ctx = new RequestContext(req, new http.ServerResponse(req), performance.now(), { finish: () => undefined });
+  const ctx = new RequestContext(req, new http.ServerResponse(req), performance.now());
   const pick = (candidates: readonly Target[] = lb.pool.available) => lb.pipeline.hooks.selectTarget.call(ctx, candidates);
   return {
     lb,

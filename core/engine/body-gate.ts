@@ -1,0 +1,67 @@
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, Readable, type Duplex } from 'node:stream';
+import type { EngineContext } from './engine-context.js';
+
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Lets the held-back body flow to the backend, once its connection is up. */
+export function openGate(ctx: EngineContext): void {
+  const body = ctx.gated;
+  if (!body || ctx.bodySent) return;
+  ctx.bodySent = true;
+  body.source.pipe(body.gate);
+}
+
+/**
+ * The stream http-proxy-3 sends as the request body: undefined (the request itself)
+ * on the common bodiless first attempt; else a gated stream that a connection
+ * failure leaves unconsumed. `onStageError` ends the request when a body stage fails.
+ */
+export function bodyFor(ctx: EngineContext, onStageError: (ctx: EngineContext, error: Error) => void): Readable | undefined {
+  const req = ctx.req;
+  const stages = ctx.requestStages;
+  if (stages === undefined && !hasBody(req)) return ctx.attempts > 1 ? Readable.from([]) : undefined;
+  let body = ctx.gated;
+  if (body === undefined) {
+    let source: Readable = req;
+    if (stages !== undefined) {
+      delete req.headers['content-length'];
+      req.headers['transfer-encoding'] = 'chunked';
+      source = chainRequestStages(ctx, stages, onStageError);
+    }
+    // http-proxy-3 emits no proxyReq event (where the gate opens) for Expect: 100-continue.
+    if (req.headers.expect !== undefined) {
+      ctx.bodySent = true;
+      return source;
+    }
+    body = { source, gate: new PassThrough() };
+    ctx.gated = body;
+  } else {
+    body.gate = new PassThrough();
+  }
+  return body.gate;
+}
+
+/**
+ * Pipes the client's body through the request stages. Unlike stream.pipeline, a
+ * failing stage does not destroy the client's request: lb stops reading it and still
+ * answers with the stage's status (413, 400), then closes the connection.
+ */
+function chainRequestStages(ctx: EngineContext, stages: Duplex[], onStageError: (ctx: EngineContext, error: Error) => void): Readable {
+  const req = ctx.req;
+  const onError = (error: Error) => {
+    req.unpipe();
+    req.pause();
+    for (const stage of stages) stage.destroy();
+    onStageError(ctx, error);
+  };
+  let tail: Readable = req;
+  for (const stage of stages) {
+    stage.on('error', onError);
+    tail = tail.pipe(stage);
+  }
+  return tail;
+}

@@ -1,7 +1,7 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  createLoadBalancer, formatError, isLbError, LbError, loadConfigFile, resolveConfig, type LoadBalancer, type ResolvedConfig,
+  createLoadBalancer, formatError, isLbError, LbError, loadConfigFile, resolveConfig, type LoadBalancer, type ReloadResult, type ResolvedConfig,
 } from '../core/index.js';
 import { builtinPlugins } from '../plugins/index.js';
 import { builtinPresets } from '../presets/index.js';
@@ -90,6 +90,10 @@ export interface RunFlags extends ConfigFlags {
   port?: number;
   host?: string;
   demo?: boolean;
+  /** Reload when the rc file changes. */
+  watch?: boolean;
+  /** Write the process id here while running (for `lb reload --pid-file`). */
+  pidFile?: string;
 }
 
 /** A started `lb run`: what it serves, and how to stop it. */
@@ -97,27 +101,35 @@ export interface Running {
   lb: LoadBalancer;
   url: string;
   demo: DemoBackend[];
+  /** Loads and checks the rc again, as at start-up, and swaps the new generation in (SIGHUP). */
+  reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
+}
+
+function checkDemoAddresses(resolved: ResolvedConfig): void {
+  const foreign = resolved.backends.map((b) => b.url).filter((u) => !isDemoAddress(u));
+  if (foreign.length) {
+    throw new LbError('LB_ERR_CONFIG_INVALID', { file: describeConfig(resolved) }, {
+      details: [` - backends: --demo serves loopback addresses only; found ${foreign.join(', ')}.\n   -> Drop --demo to use real backends, or list 127.0.0.1 addresses.`],
+    });
+  }
 }
 
 /** Starts lb as `lb run` does, without touching process signals (tests call this). */
 export async function startRun(io: Io, flags: RunFlags): Promise<Running> {
-  let resolved = await loadResolved(flags);
   let demo: DemoBackend[] = [];
-  if (flags.demo) {
-    const configured = resolved.backends.map((b) => b.url);
-    const foreign = configured.filter((u) => !isDemoAddress(u));
-    if (foreign.length) {
-      throw new LbError('LB_ERR_CONFIG_INVALID', { file: describeConfig(resolved) }, {
-        details: [` - backends: --demo serves loopback addresses only; found ${foreign.join(', ')}.\n   -> Drop --demo to use real backends, or list 127.0.0.1 addresses.`],
-      });
+  // The same checks at start-up and on every reload; demo backends start once, with the first configuration.
+  const load = async (first: boolean): Promise<ResolvedConfig> => {
+    let resolved = await loadResolved(flags);
+    if (flags.demo) {
+      checkDemoAddresses(resolved);
+      if (first) demo = await startDemoBackends(resolved.backends.map((b) => b.url));
+      if (!resolved.backends.length) resolved = { ...resolved, backends: demo.map((b) => ({ url: b.url, weight: 1 })) };
     }
-    demo = await startDemoBackends(configured);
-    if (!configured.length) resolved = { ...resolved, backends: demo.map((b) => ({ url: b.url, weight: 1 })) };
-  }
-  if (!resolved.backends.length) {
-    throw new LbError('LB_ERR_CONFIG_NO_BACKENDS', { file: describeConfig(resolved) });
-  }
+    if (!resolved.backends.length) throw new LbError('LB_ERR_CONFIG_NO_BACKENDS', { file: describeConfig(resolved) });
+    return resolved;
+  };
+  const resolved = await load(true);
   const lb = await createLoadBalancer(resolved);
   let info;
   try {
@@ -138,6 +150,7 @@ export async function startRun(io: Io, flags: RunFlags): Promise<Running> {
     lb,
     url: info.url,
     demo,
+    reload: () => lb.reload(() => load(false)),
     stop: async () => {
       await lb.close();
       await Promise.all(demo.map((b) => b.close()));
@@ -153,6 +166,14 @@ export async function runCommand(io: Io, flags: RunFlags): Promise<number> {
   } catch (e) {
     return reportError(io, e);
   }
+  const pidFile = flags.pidFile && path.resolve(flags.pidFile);
+  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
+  const onHup = () => {
+    running.lb.logger.info('SIGHUP received; reloading the configuration');
+    void running.reload();
+  };
+  process.on('SIGHUP', onHup);
+  const watcher = flags.watch ? watchConfig(running) : undefined;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -161,6 +182,9 @@ export async function runCommand(io: Io, flags: RunFlags): Promise<number> {
         process.exit(1);
       }
       stopping = true;
+      process.off('SIGHUP', onHup);
+      watcher?.close();
+      if (pidFile) rmSync(pidFile, { force: true });
       running.lb.logger.info(`${signal} received; finishing in-flight requests`, { inFlight: running.lb.pool.targets.reduce((n, t) => n + t.inFlight, 0) });
       running.stop().then(
         () => {
@@ -175,6 +199,54 @@ export async function runCommand(io: Io, flags: RunFlags): Promise<number> {
   });
 }
 
+/** Reloads when the rc file changes (editors write in bursts: one reload per burst). */
+function watchConfig(running: Running): { close(): void } | undefined {
+  const file = running.lb.generation.resolved.file;
+  if (!file) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  // The folder, not the file: editors replace files on save, which ends a watch on the file itself.
+  const watcher = watch(path.dirname(file), (_event, name) => {
+    if (name !== path.basename(file)) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      running.lb.logger.info(`${path.basename(file)} changed; reloading the configuration`);
+      void running.reload();
+    }, 150);
+  });
+  watcher.unref();
+  return { close: () => { clearTimeout(timer); watcher.close(); } };
+}
+
+/** `lb reload`: sends SIGHUP to a running lb, found by `--pid` or `--pid-file`. */
+export function reloadCommand(io: Io, options: { pid?: string; pidFile?: string }): number {
+  let text = options.pid;
+  if (text === undefined && options.pidFile) {
+    try {
+      text = readFileSync(options.pidFile, 'utf8').trim();
+    } catch (e) {
+      io.err(`lb: cannot read ${options.pidFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}. Start lb with \`lb run --pid-file ${options.pidFile}\`.`);
+      return 1;
+    }
+  }
+  if (text === undefined) {
+    io.err('lb: reload needs --pid N or --pid-file FILE (the file `lb run --pid-file FILE` writes).\nRun `lb --help` for usage.');
+    return 2;
+  }
+  const pid = Number(text);
+  if (!/^\d+$/.test(text) || pid < 1) {
+    io.err(`lb: "${text}" is not a process id.`);
+    return 2;
+  }
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch (e) {
+    io.err(`lb: cannot signal process ${pid}: ${(e as NodeJS.ErrnoException).code === 'ESRCH' ? 'no such process' : (e as Error).message}.`);
+    return 1;
+  }
+  io.out(`Sent SIGHUP to lb (pid ${pid}). Its log has one line for the reload: the new generation and what changed, or why it was refused.`);
+  return 0;
+}
+
 export const HELP = `lb ${packageVersion}: a load balancer and reverse proxy built from plugins.
 
 Usage: lb <command> [options]
@@ -186,6 +258,10 @@ Commands:
              --port N        port to listen on (0: any free port); wins over listen.port
              --host ADDR     address to bind; wins over listen.host
              --demo          start example backends in-process (at the rc's loopback addresses, or three on free ports)
+             --watch         reload when the rc file changes
+             --pid-file FILE write the process id to FILE (for \`lb reload --pid-file FILE\`)
+             SIGHUP reloads the rc: new requests go to the new configuration, requests in flight finish.
+  reload     Reload a running lb (sends it SIGHUP).  --pid-file FILE or --pid N
   validate   Check a configuration and exit 0 when it is valid, 2 when not.  --config FILE, --preset NAME
   presets    List the presets with their plugins.
   init       Write a starter .lbrc.json.  --config FILE (where to write), --force (overwrite)

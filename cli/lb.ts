@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { HELP, initCommand, presetsCommand, processIo, runCommand, validateCommand, type Io } from './commands.js';
+import { HELP, initCommand, presetsCommand, processIo, reloadCommand, runCommand, validateCommand, type Io } from './commands.js';
 import { packageVersion } from './package-info.js';
 import { agentCommand } from './agent.js';
 
-const COMMANDS = ['run', 'validate', 'presets', 'init', 'agent'] as const;
+const COMMANDS = ['run', 'validate', 'presets', 'init', 'agent', 'reload'] as const;
 
 function usageError(io: Io, message: string): number {
   io.err(`lb: ${message}\nRun \`lb --help\` for usage.`);
@@ -25,6 +25,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         port: { type: 'string' },
         host: { type: 'string' },
         demo: { type: 'boolean' },
+        watch: { type: 'boolean', short: 'w' },
+        'pid-file': { type: 'string' },
+        pid: { type: 'string' },
         force: { type: 'boolean' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
@@ -53,7 +56,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
   switch (command) {
     case 'run':
-      return runCommand(io, { config: values.config, preset: values.preset, port, host: values.host, demo: values.demo });
+      return runCommand(io, { config: values.config, preset: values.preset, port, host: values.host, demo: values.demo, watch: values.watch, pidFile: values['pid-file'] });
+    case 'reload':
+      return reloadCommand(io, { pid: values.pid, pidFile: values['pid-file'] });
     case 'validate':
       return validateCommand(io, { config: values.config, preset: values.preset });
     case 'presets':

@@ -1,0 +1,100 @@
+/**
+ * Instructions per request, counted with valgrind's callgrind: repeatable to well under
+ * 1% on this VM, where wall-clock requests/s drift by ±30% within minutes. Each proxy
+ * runs under callgrind twice, serving N and then 5N keep-alive requests; the difference
+ * of the two totals over 4N removes start-up and shutdown.
+ *
+ *   npm run build && tsx bench/overhead/instructions.ts [--n 400] [--alt /path/to/other/dist/cli/lb.js] [--preset basic]
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePorts, startChild, stopAll, stopChildrenOnExit, waitForPort, type Child } from '../lib/process.js';
+import { ensureTool } from '../lib/tools.js';
+import { repoRoot } from './contenders.js';
+
+const { values } = parseArgs({
+  options: { n: { type: 'string', default: '400' }, alt: { type: 'string' }, preset: { type: 'string', default: 'basic' }, connections: { type: 'string', default: '4' } },
+});
+const N = Number(values.n);
+const CONNECTIONS = Number(values.connections);
+
+interface Proxy {
+  label: string;
+  /** The command line after `valgrind ... node`. */
+  args(port: number, backends: string[], dir: string): string[];
+}
+
+const tsxArgs = (file: string) => ['--import', 'tsx', path.join(repoRoot, 'bench', 'overhead', file)];
+const lbArgs = (script: string) => (port: number, backends: string[], dir: string) => {
+  const rc = path.join(dir, `rc-${port}.json`);
+  writeFileSync(rc, JSON.stringify({ preset: values.preset, listen: { host: '127.0.0.1', port }, backends, log: { level: 'warn' } }));
+  return [script, 'run', '--config', rc];
+};
+
+const proxies: Proxy[] = [
+  { label: 'bare node:http pipe', args: (port, backends) => [...tsxArgs('bare-node-http.ts'), String(port), ...backends] },
+  { label: 'bare http-proxy-3', args: (port, backends) => [...tsxArgs('bare-http-proxy-3.ts'), String(port), ...backends] },
+  { label: `lb (preset ${values.preset})`, args: lbArgs(path.join(repoRoot, 'dist', 'cli', 'lb.js')) },
+];
+if (values.alt) proxies.push({ label: `lb alt build (${values.alt})`, args: lbArgs(path.resolve(values.alt)) });
+
+/** Sends `count` GETs over `CONNECTIONS` keep-alive connections, each waiting for the previous answer. */
+async function load(url: string, count: number): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  let left = count;
+  const worker = async () => {
+    while (left-- > 0) {
+      await new Promise<void>((resolve, reject) => {
+        http.get(url, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+        }).on('error', reject);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  agent.destroy();
+}
+
+/** Total instructions of one callgrind run of `proxy` serving `count` requests. */
+async function measure(proxy: Proxy, backends: string[], dir: string, count: number): Promise<number> {
+  const [port] = await freePorts(1);
+  const out = path.join(dir, `callgrind-${port}.out`);
+  const child: Child = startChild(proxy.label, 'valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...proxy.args(port, backends, dir)], { cwd: dir });
+  await waitForPort(port, 180_000, child);
+  await load(`http://127.0.0.1:${port}/`, 20);
+  await load(`http://127.0.0.1:${port}/`, count);
+  await child.stop('SIGTERM', 120_000);
+  const totals = /^(?:totals|summary):\s*(\d+)/m.exec(readFileSync(out, 'utf8'));
+  if (!totals) throw new Error(`no totals in ${out}`);
+  return Number(totals[1]);
+}
+
+async function main(): Promise<void> {
+  stopChildrenOnExit();
+  if (!ensureTool('valgrind', 'valgrind', console.log)) throw new Error('valgrind is not installed and could not be installed');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lb-instructions-'));
+  const ports = await freePorts(2);
+  const backends = ports.map((p, i) => startChild(`backend-${i + 1}`, process.execPath, [...tsxArgs('backend.ts'), String(p), `b${i + 1}`], { cwd: repoRoot }));
+  await Promise.all(ports.map((p, i) => waitForPort(p, 15_000, backends[i])));
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const rows: string[] = [];
+  try {
+    for (const proxy of proxies) {
+      const small = await measure(proxy, urls, dir, N);
+      const large = await measure(proxy, urls, dir, 5 * N);
+      const perRequest = (large - small) / (4 * N);
+      rows.push(`| ${proxy.label} | ${(perRequest / 1e6).toFixed(3)} M |`);
+      console.log(`${proxy.label}: ${(perRequest / 1e6).toFixed(3)} M instructions per request (N=${N}: ${small}, 5N: ${large})`);
+    }
+  } finally {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(['', `| proxy | instructions per request (N=${N}, ${CONNECTIONS} connections) |`, '|---|---|', ...rows].join('\n'));
+}
+
+await main();

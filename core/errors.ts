@@ -275,6 +275,12 @@ export const ERRORS = Object.freeze({
     meaning: 'A reload replaces plugins, backends and settings, but not the address lb listens on (nginx needs a restart for that too when it cannot bind both).',
     fix: 'Put listen back as it was and reload again, or restart lb to listen elsewhere.',
   }),
+  LB_ERR_RELOAD_FAILED: spec({
+    message: 'Cannot reload: {detail}',
+    statusCode: 0, source: 'internal', retryable: 'never',
+    meaning: 'A reload failed for a reason other than the configuration (lb is shutting down, or an unexpected error while loading).',
+    fix: 'The running configuration keeps serving; read the detail, and reload again once it is fixed.',
+  }),
   LB_ERR_LISTEN_FAILED: spec({
     message: 'Cannot listen on {address}: {detail}',
     statusCode: 0, source: 'internal', retryable: 'never',

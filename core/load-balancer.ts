@@ -148,7 +148,7 @@ export async function createLoadBalancer(resolved: ResolvedConfig, options: Load
       next = await Generation.build(from.number + 1, resolvedNext, registry, logger, kept);
       await next.start();
     } catch (e) {
-      const error = isLbError(e) ? e : new LbError('LB_ERR_PLUGIN_HOOK_FAILED', { plugin: 'unknown', hook: 'reload', detail: (e as Error).message }, { cause: e });
+      const error = isLbError(e) ? e : new LbError('LB_ERR_RELOAD_FAILED', { detail: e instanceof Error ? e.message : String(e) }, { cause: e });
       if (next) await next.stop();
       await kept.release(livePlugins());
       logger.error(`reload refused; generation ${from.number} keeps serving: ${error.message} (${error.code})${error.details.length ? `\n${error.details.join('\n')}` : ''}`, { generation: from.number, code: error.code });
@@ -172,7 +172,7 @@ export async function createLoadBalancer(resolved: ResolvedConfig, options: Load
   let running: Promise<ReloadResult> | undefined;
   let queued: { source: ReloadSource; promise: Promise<ReloadResult>; resolve: (r: ReloadResult) => void } | undefined;
   const reload = (source: ReloadSource): Promise<ReloadResult> => {
-    if (closing) return Promise.resolve({ ok: false, generation: current.number, error: new LbError('LB_ERR_PLUGIN_HOOK_FAILED', { plugin: 'lb', hook: 'reload', detail: 'lb is shutting down' }) });
+    if (closing) return Promise.resolve({ ok: false, generation: current.number, error: new LbError('LB_ERR_RELOAD_FAILED', { detail: 'lb is shutting down' }) });
     if (!running) {
       running = swap(source).finally(() => {
         running = undefined;

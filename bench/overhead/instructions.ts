@@ -63,7 +63,7 @@ async function load(url: string, count: number): Promise<void> {
 async function measure(proxy: Proxy, backends: string[], dir: string, count: number): Promise<number> {
   const [port] = await freePorts(1);
   const out = path.join(dir, `callgrind-${port}.out`);
-  const child: Child = startChild(proxy.label, 'valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...proxy.args(port, backends, dir)], { cwd: dir });
+  const child: Child = startChild(proxy.label, 'valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...proxy.args(port, backends, dir)], { cwd: repoRoot });
   await waitForPort(port, 180_000, child);
   await load(`http://127.0.0.1:${port}/`, 20);
   await load(`http://127.0.0.1:${port}/`, count);

@@ -160,19 +160,28 @@ export async function startRun(io: Io, flags: RunFlags): Promise<Running> {
 
 /** `lb run`: start, then shut down gracefully on SIGINT/SIGTERM and exit 0. */
 export async function runCommand(io: Io, flags: RunFlags): Promise<number> {
-  let running: Running;
-  try {
-    running = await startRun(io, flags);
-  } catch (e) {
-    return reportError(io, e);
-  }
-  const pidFile = flags.pidFile && path.resolve(flags.pidFile);
-  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
+  // Listened for before start-up: SIGHUP's default action ends the process, and "listening on" is
+  // printed (and may be acted on) before startRun returns. One that comes meanwhile reloads once started.
+  let running: Running | undefined;
+  let hupWhileStarting = false;
   const onHup = () => {
+    if (!running) {
+      hupWhileStarting = true;
+      return;
+    }
     running.lb.logger.info('SIGHUP received; reloading the configuration');
     void running.reload();
   };
   process.on('SIGHUP', onHup);
+  try {
+    running = await startRun(io, flags);
+  } catch (e) {
+    process.off('SIGHUP', onHup);
+    return reportError(io, e);
+  }
+  const pidFile = flags.pidFile && path.resolve(flags.pidFile);
+  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
+  if (hupWhileStarting) onHup();
   const watcher = flags.watch ? watchConfig(running) : undefined;
   return new Promise<number>((resolve) => {
     let stopping = false;

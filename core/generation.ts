@@ -37,6 +37,7 @@ export class Generation {
     this.lifecycles = lifecycles;
     this.engine = new ProxyEngine(pipeline, {
       accessLog: resolved.config.log.access, retries: resolved.config.retries.count, idempotentOnReset: resolved.config.retries.idempotentOnReset,
+      limits: resolved.config.limits, lingerMs: resolved.config.timeouts.lingerMs,
     });
   }
 

@@ -1,7 +1,9 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { ResolvedConfig } from './config/resolve.js';
+import { clientParseError } from './engine/client-errors.js';
 import { sendRawError } from './engine/error-response.js';
+import { contextOf } from './engine/request-flow.js';
 import { LbError, isLbError } from './errors.js';
 import { Generation, KeptState, targetOptions } from './generation.js';
 import { createLogger, type Logger } from './log.js';
@@ -73,9 +75,12 @@ export async function createLoadBalancer(resolved: ResolvedConfig, options: Load
     keepAliveTimeout: t.clientIdleMs,
     // How often Node checks header timeouts; the default (30 s) would let a slow client far past headerMs.
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(t.headerMs / 4))),
+    // lb checks Host itself (checkRequestHead), to answer with its own error body and a log line.
+    requireHostHeader: false,
   });
   server.on('request', (req, res) => current.engine.handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => current.engine.handleUpgrade(req, socket, head));
+  server.maxHeadersCount = config.limits.maxHeaderCount + 1;
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const code = error.code ?? '';
     if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable) {
@@ -83,12 +88,15 @@ export async function createLoadBalancer(resolved: ResolvedConfig, options: Load
       return;
     }
     const c = current.resolved.config;
-    let lbError: LbError;
-    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') lbError = new LbError('LB_ERR_CLIENT_HEADER_TIMEOUT', { timeoutMs: c.timeouts.headerMs });
-    else if (code === 'HPE_HEADER_OVERFLOW') lbError = new LbError('LB_ERR_CLIENT_HEADERS_TOO_LARGE', { limit: c.limits.maxHeaderBytes });
-    else lbError = new LbError('LB_ERR_CLIENT_BAD_REQUEST', { detail: `${code} ${error.message}`.trim() });
+    const lbError = clientParseError(error, { maxHeaderBytes: c.limits.maxHeaderBytes, headerMs: c.timeouts.headerMs });
+    // A request already being served (a malformed chunk mid-body): its engine answers and logs it.
+    const ctx = contextOf((socket as Socket & { _httpMessage?: unknown })._httpMessage);
+    if (ctx) {
+      ctx.owner.failMidRequest(ctx, lbError);
+      socket.destroySoon();
+      return;
+    }
     logger.warn(lbError.message, { code: lbError.code, status: lbError.statusCode, remote: socket.remoteAddress });
-    // Not on a socket where a response is already being written.
     if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) sendRawError(socket, lbError.statusCode, lbError.code);
     socket.destroySoon();
   });
@@ -158,6 +166,7 @@ export async function createLoadBalancer(resolved: ResolvedConfig, options: Load
     server.headersTimeout = nc.timeouts.headerMs;
     server.keepAliveTimeout = nc.timeouts.clientIdleMs;
     (server as http.Server & { maxHeaderSize?: number }).maxHeaderSize = nc.limits.maxHeaderBytes;
+    server.maxHeadersCount = nc.limits.maxHeaderCount + 1;
     current = next;
     const targets = registry.activate(next.pipeline.pool);
     if (listenInfo) await next.activate(listenInfo).catch((e: unknown) => logger.error('listening hook failed', { detail: (e as Error).message, generation: next.number }));

@@ -68,7 +68,8 @@ export function normalisePath(url: string): string {
     try {
       path = decodeURIComponent(path);
     } catch {
-      path = path.replace(/%2e/gi, '.').replace(/%2f|%5c/gi, '/');
+      // Not UTF-8, or a stray %: decode byte by byte, as many backends do, so one bad escape hides no other.
+      path = path.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
     }
   }
   path = path.replace(/\\/g, '/').replace(/\/{2,}/g, '/').toLowerCase();

@@ -127,6 +127,9 @@ export class TargetRegistry {
   private readonly pools = new Set<TargetPool>();
   private active: TargetPool | undefined;
   private options: TargetOptions;
+  /** What each pool set on its Targets, to set back when a pool that never served is released (a refused reload). */
+  private readonly settings = new WeakMap<TargetPool, { specs: readonly TargetSpec[]; options: TargetOptions }>();
+  private readonly served = new WeakSet<TargetPool>();
 
   constructor(options: TargetOptions) {
     this.options = options;
@@ -137,8 +140,20 @@ export class TargetRegistry {
    * for the rest. Connection limits and timeouts follow `options` for all of them.
    */
   createPool(specs: readonly TargetSpec[], options: TargetOptions = this.options): TargetPool {
+    const pool = new TargetPool(this, this.configure(specs, options));
+    this.settings.set(pool, { specs, options });
+    this.pools.add(pool);
+    return pool;
+  }
+
+  /**
+   * Sets weights, health ports and agent limits from `specs` on the Targets (creating
+   * the missing ones). The next generation's plugins read them while it is built, so
+   * they are set then, and set back if that generation never serves.
+   */
+  private configure(specs: readonly TargetSpec[], options: TargetOptions): Target[] {
     this.options = options;
-    const targets = specs.map((spec) => {
+    return specs.map((spec) => {
       const key = new URL(spec.url).href;
       let target = this.byUrl.get(key);
       if (target) {
@@ -151,9 +166,6 @@ export class TargetRegistry {
       }
       return target;
     });
-    const pool = new TargetPool(this, targets);
-    this.pools.add(pool);
-    return pool;
   }
 
   /** Makes `pool` the one whose listeners hear of state changes; returns what changed against the previous one. */
@@ -161,6 +173,7 @@ export class TargetRegistry {
     const before = new Set(this.active?.targets ?? []);
     const after = new Set(pool.targets);
     this.active = pool;
+    this.served.add(pool);
     return {
       added: pool.targets.filter((t) => !before.has(t)),
       removed: [...before].filter((t) => !after.has(t)),
@@ -172,6 +185,9 @@ export class TargetRegistry {
   release(pool: TargetPool): void {
     if (!this.pools.delete(pool)) return;
     if (this.active === pool) this.active = undefined;
+    // A refused reload: the generation still serving gets its own weights and limits back.
+    const serving = this.active && this.settings.get(this.active);
+    if (!this.served.has(pool) && serving) this.configure(serving.specs, serving.options);
     const held = new Set<Target>();
     for (const p of this.pools) for (const t of p.targets) held.add(t);
     for (const [key, target] of this.byUrl) {

@@ -4,7 +4,7 @@
  * runs under callgrind twice, serving N and then 5N keep-alive requests; the difference
  * of the two totals over 4N removes start-up and shutdown.
  *
- *   npm run build && tsx bench/overhead/instructions.ts [--n 400] [--alt /path/to/other/dist/cli/lb.js] [--preset basic]
+ *   npm run build && tsx bench/overhead/instructions.ts [--n 1000] [--alt /path/to/other/dist/cli/lb.js] [--preset basic]
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -16,7 +16,7 @@ import { ensureTool } from '../lib/tools.js';
 import { repoRoot } from './contenders.js';
 
 const { values } = parseArgs({
-  options: { n: { type: 'string', default: '400' }, alt: { type: 'string' }, preset: { type: 'string', default: 'basic' }, connections: { type: 'string', default: '4' } },
+  options: { n: { type: 'string', default: '1000' }, alt: { type: 'string' }, preset: { type: 'string', default: 'basic' }, connections: { type: 'string', default: '4' } },
 });
 const N = Number(values.n);
 const CONNECTIONS = Number(values.connections);

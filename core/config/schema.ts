@@ -94,7 +94,11 @@ export const coreConfigSchema = {
         headerMs: { type: 'integer', minimum: 1, default: 10000, description: 'Receiving a client\'s request headers; past it 408 (nginx: client_header_timeout).' },
         clientIdleMs: { type: 'integer', minimum: 1, default: 75000, description: 'An idle client keep-alive connection is closed after this (nginx: keepalive_timeout).' },
         upstreamIdleMs: { type: 'integer', minimum: 1, default: 4000, description: 'An idle backend keep-alive connection is closed after this; keep it below the backends\' own keep-alive timeout.' },
-        shutdownGraceMs: { type: 'integer', minimum: 0, default: 10000, description: 'On SIGINT/SIGTERM, in-flight requests get this long to finish before connections are closed.' },
+        shutdownGraceMs: { type: 'integer', minimum: 0, default: 10000, description: 'On SIGINT/SIGTERM (and for the old configuration on a reload), in-flight requests get this long to finish before their connections are closed.' },
+        lingerMs: {
+          type: 'integer', minimum: 0, default: 5000,
+          description: 'After a backend answered before the client finished sending its body, lb reads and drops the rest for up to this long before closing, so the client sees the response rather than a reset (nginx: lingering_time).',
+        },
       },
       additionalProperties: false,
     },
@@ -119,7 +123,13 @@ export const coreConfigSchema = {
       default: {},
       description: 'Size and count limits.',
       properties: {
-        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 16384, description: 'Largest request header block, in bytes; larger gets 431.' },
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 16384, description: 'Largest request header block, in bytes; larger gets 431 (nginx: large_client_header_buffers, 4 × 8 KB).' },
+        maxHeaderCount: { type: 'integer', minimum: 1, maximum: 10000, default: 100, description: 'Most header fields in a request; more gets 431 (HAProxy: tune.http.maxhdr 101; Apache: LimitRequestFields 100).' },
+        maxUrlBytes: { type: 'integer', minimum: 256, maximum: 1048576, default: 8192, description: 'Longest request target (URL), in bytes; longer gets 414 (nginx: 8 KB per request line).' },
+        maxBodyBytes: {
+          type: 'integer', minimum: 0, default: 1073741824,
+          description: 'Largest request body, in bytes (default 1 GiB); a larger declared Content-Length gets 413 before anything reaches a backend, and a chunked body that grows past it gets 413 and its upstream request is aborted. 0: no limit (nginx: client_max_body_size, 1 MB).',
+        },
         maxSocketsPerTarget: { type: 'integer', minimum: 0, default: 0, description: 'Most connections open to one backend at once; 0 means no limit.' },
       },
       additionalProperties: false,

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { PassThrough, Readable, type Duplex } from 'node:stream';
+import { PassThrough, Readable, Transform, type Duplex, type TransformCallback } from 'node:stream';
+import { LbError } from '../errors.js';
 import type { EngineContext } from './engine-context.js';
 
 export function hasBody(req: IncomingMessage): boolean {
@@ -20,17 +21,20 @@ export function openGate(ctx: EngineContext): void {
  * on the common bodiless first attempt; else a gated stream that a connection
  * failure leaves unconsumed. `onStageError` ends the request when a body stage fails.
  */
-export function bodyFor(ctx: EngineContext, onStageError: (ctx: EngineContext, error: Error) => void): Readable | undefined {
+export function bodyFor(ctx: EngineContext, maxBodyBytes: number, onError: (ctx: EngineContext, error: Error) => void): Readable | undefined {
   const req = ctx.req;
   const stages = ctx.requestStages;
   if (stages === undefined && !hasBody(req)) return ctx.attempts > 1 ? Readable.from([]) : undefined;
   let body = ctx.gated;
   if (body === undefined) {
     let source: Readable = req;
-    if (stages !== undefined) {
+    // A declared length was checked against the limit with the head; a chunked body is counted as it
+    // passes, by a stage (a 'data' listener would start the body flowing before the gate opens).
+    const all = maxBodyBytes > 0 && req.headers['content-length'] === undefined ? [new BodyLimit(ctx, maxBodyBytes), ...(stages ?? [])] : stages;
+    if (all !== undefined) {
       delete req.headers['content-length'];
       req.headers['transfer-encoding'] = 'chunked';
-      source = chainRequestStages(ctx, stages, onStageError);
+      source = chainRequestStages(ctx, all, onError);
     }
     // http-proxy-3 emits no proxyReq event (where the gate opens) for Expect: 100-continue.
     if (req.headers.expect !== undefined) {
@@ -43,6 +47,20 @@ export function bodyFor(ctx: EngineContext, onStageError: (ctx: EngineContext, e
     body.gate = new PassThrough();
   }
   return body.gate;
+}
+
+/** Passes a chunked body through, failing with 413 once it passes the limit (unless the backend already answered). */
+class BodyLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly ctx: EngineContext, private readonly limit: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit && !this.ctx.responded) callback(new LbError('LB_ERR_CLIENT_BODY_TOO_LARGE', { limit: this.limit }));
+    else callback(null, chunk);
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Target } from '../target-pool.js';
 /** The engine a request belongs to: told once when its response closes. */
 export interface RequestOwner {
   finish(ctx: EngineContext, completed: boolean): void;
+  failMidRequest(ctx: EngineContext, error: import('../errors.js').LbError): void;
 }
 
 /**

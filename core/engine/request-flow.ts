@@ -9,6 +9,7 @@ import type { Pipeline, PipelineHooks } from '../pipeline.js';
 import { isReserved, type ReservedRoutes } from '../reserved-routes.js';
 import type { Target, TargetPool } from '../target-pool.js';
 import { bodyFor, hasBody, openGate } from './body-gate.js';
+import { checkRequestHead, type RequestLimits } from './request-checks.js';
 import { EngineContext } from './engine-context.js';
 import { classifyUpstreamError, sendErrorResponse } from './error-response.js';
 import { serveReserved } from './reserved.js';
@@ -18,6 +19,11 @@ import { handleUpgrade, type UpgradeEngine } from './upgrade.js';
 const kCtx = Symbol('lb.ctx');
 type WithCtx = { [kCtx]?: EngineContext };
 
+/** The request a response belongs to, if the engine is serving it (for parse errors that arrive mid-request). */
+export function contextOf(res: unknown): EngineContext | undefined {
+  return (res as WithCtx | undefined)?.[kCtx];
+}
+
 export interface EngineOptions {
   /** Log one line per request. */
   accessLog: boolean;
@@ -25,6 +31,10 @@ export interface EngineOptions {
   retries: number;
   /** Retry idempotent requests without a body after errors whose `retryable` is "idempotent" (a reset before response headers). */
   idempotentOnReset: boolean;
+  /** Limits on a request's head and body. */
+  limits: RequestLimits;
+  /** How long the rest of a body is read and dropped after an early response (ms). */
+  lingerMs: number;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -49,6 +59,7 @@ export class ProxyEngine implements ResponseWriter, UpgradeEngine {
   readonly logger: Logger;
   private readonly routes: ReservedRoutes;
   private readonly options: EngineOptions;
+  readonly lingerMs: number;
   // Read once after sealing: an unused hook costs the hot path nothing.
   private readonly usesEncrypt: boolean;
   private readonly usesRequestTransforms: boolean;
@@ -70,6 +81,7 @@ export class ProxyEngine implements ResponseWriter, UpgradeEngine {
     this.logger = pipeline.logger;
     this.routes = pipeline.routeTable;
     this.options = options;
+    this.lingerMs = options.lingerMs;
     const h = pipeline.hooks;
     // Not `isUsed()`: it counts interceptors, and the pipeline puts one on every hook.
     const tapped = (hook: { taps: readonly unknown[] }) => hook.taps.length > 0;
@@ -123,6 +135,11 @@ export class ProxyEngine implements ResponseWriter, UpgradeEngine {
     // 'close' fires once; `on` avoids the wrapper closure `once` allocates per request.
     res.on('close', onResponseClose);
     if (this.draining) res.shouldKeepAlive = false;
+    const refused = checkRequestHead(req, this.options.limits);
+    if (refused) {
+      this.fail(ctx, refused);
+      return;
+    }
     if (req.url !== undefined && isReserved(req.url)) {
       serveReserved(this.routes, ctx, this.failFn);
       return;
@@ -181,10 +198,13 @@ export class ProxyEngine implements ResponseWriter, UpgradeEngine {
     ctx.held = target;
     ctx.attempts++;
     target.inFlight++;
-    this.proxy.web(ctx.req, ctx.res, { target: target.url, agent: target.agent, buffer: bodyFor(ctx, this.failFn) });
+    this.proxy.web(ctx.req, ctx.res, { target: target.url, agent: target.agent, buffer: bodyFor(ctx, this.options.limits.maxBodyBytes, this.failFn) });
   }
 
   private upstreamFailed(ctx: EngineContext, error: unknown): void {
+    // The backend answered before reading the whole body and then stopped reading it (EPIPE, reset on our
+    // writes): its response goes on; the response path handles that response's own failures.
+    if (ctx.responded && !ctx.req.complete) return;
     const lbError = classifyUpstreamError(error, ctx.target);
     if (this.usesUpstreamError && lbError.source === 'upstream') this.hooks.upstreamError.call(ctx, lbError);
     if (this.mayRetry(ctx, lbError)) {
@@ -248,8 +268,10 @@ export class ProxyEngine implements ResponseWriter, UpgradeEngine {
   finish(ctx: EngineContext, completed: boolean): void {
     if (!this.live.delete(ctx)) return;
     this.release(ctx);
+    // An early response left the backend's connection expecting more body: never reuse it.
+    const upstreamRequest = ctx.upstreamRequest;
+    if (upstreamRequest !== undefined && !upstreamRequest.writableFinished) upstreamRequest.destroy();
     if (!completed) {
-      ctx.upstreamRequest?.destroy();
       if (!ctx.error) {
         ctx.error = new LbError('LB_ERR_CLIENT_ABORTED');
         this.logger.debug(ctx.error.message, { method: ctx.req.method, path: ctx.req.url, target: ctx.target?.id });
@@ -278,6 +300,15 @@ export class ProxyEngine implements ResponseWriter, UpgradeEngine {
   whenIdle(): Promise<void> {
     if (this.live.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * A parse error on a request lb is already serving (a malformed chunk, a body cut
+   * short): answer it with the error's status if nothing was sent yet, and close.
+   */
+  failMidRequest(ctx: EngineContext, error: LbError): void {
+    ctx.gated?.source.unpipe();
+    this.fail(ctx, error);
   }
 
   /** Cuts every request and tunnel still in flight (the grace period is over). */

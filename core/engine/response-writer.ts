@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import { ResponseContext } from '../context.js';
-import { LbError, type LbError as LbErrorType } from '../errors.js';
+import { LbError } from '../errors.js';
 import { responseHeaderList, responseHeaderObject } from '../headers.js';
 import type { Logger } from '../log.js';
 import type { PipelineHooks } from '../pipeline.js';
+import { handleEarlyResponse } from './early-response.js';
 import type { EngineContext } from './engine-context.js';
 
 /** What writing a response needs from the engine. */
@@ -14,6 +15,8 @@ export interface ResponseWriter {
   /** Read once after sealing: an unused hook costs the hot path nothing. */
   readonly usesUpstreamResponse: boolean;
   readonly usesResponseTransforms: boolean;
+  /** How long the rest of a request body is read and dropped after an early response (ms). */
+  readonly lingerMs: number;
   fail(ctx: EngineContext, error: unknown): void;
 }
 
@@ -72,13 +75,14 @@ function pipeResponseStages(source: Readable, stages: Duplex[], res: ServerRespo
 /** A backend's response headers arrived: run the response hooks, then stream it to the client. */
 export function respond(w: ResponseWriter, ctx: EngineContext, upstream: IncomingMessage, res: ServerResponse): void {
   ctx.responded = true;
+  if (!ctx.req.complete) handleEarlyResponse(ctx, w.lingerMs);
   (upstream as UpstreamWithRes)[kRes] = res;
   upstream.on('close', onUpstreamClose);
   if (w.usesUpstreamResponse) {
     try {
       w.hooks.upstreamResponse.call(ctx, upstream);
     } catch (e) {
-      w.logger.error('upstreamResponse hook failed', { code: (e as LbErrorType).code, detail: (e as Error).message });
+      w.logger.error('upstreamResponse hook failed', { code: (e as LbError).code, detail: (e as Error).message });
     }
   }
   if (res.destroyed) {

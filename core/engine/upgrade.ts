@@ -6,6 +6,7 @@ import { LbError, isLbError } from '../errors.js';
 import { prepareRequestHeaders } from '../headers.js';
 import type { Logger } from '../log.js';
 import type { PipelineHooks } from '../pipeline.js';
+import { isReserved, normalisePath } from '../reserved-routes.js';
 import type { Target, TargetPool } from '../target-pool.js';
 import { EngineContext, type RequestOwner } from './engine-context.js';
 import { classifyUpstreamError, sendRawError } from './error-response.js';
@@ -32,8 +33,10 @@ export function handleUpgrade(e: UpgradeEngine, req: IncomingMessage, socket: Du
   const res = new http.ServerResponse(req);
   const ctx = new EngineContext(req, res, performance.now(), e);
   ctx.tunnel = socket;
-  e.admit(ctx);
+
   socket.once('close', () => e.finish(ctx, true));
+  // Node removed its own listener on upgrade: a client reset while a hook runs would otherwise crash lb.
+  socket.on('error', () => socket.destroy());
   const refuse = (error: LbError) => {
     if (ctx.error) return;
     ctx.error = error;
@@ -69,6 +72,11 @@ export function handleUpgrade(e: UpgradeEngine, req: IncomingMessage, socket: Du
       refuse(lbError);
     });
   };
+  // Paths under /.lb/ are never proxied, upgrades included; no reserved route serves upgrades.
+  if (req.url !== undefined && isReserved(req.url)) {
+    refuse(new LbError('LB_ERR_ROUTE_NOT_FOUND', { path: normalisePath(req.url).slice(0, 200) }));
+    return;
+  }
   if (!e.usesBeforeUpgrade) {
     proceed();
     return;

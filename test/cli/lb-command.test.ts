@@ -79,7 +79,7 @@ describe('the lb command', function () {
   it('exits 2 on an unknown command or flag', async () => {
     const r = await lb(['serve']);
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.equal('lb: unknown command "serve"; commands are run, validate, presets, init, agent.\nRun `lb --help` for usage.\n'.replace(', agent', r.stderr.includes('agent') ? ', agent' : ''));
+    expect(r.stderr).to.equal('lb: unknown command "serve"; commands are run, validate, presets, init, agent, reload.\nRun `lb --help` for usage.\n'.replace(', agent', r.stderr.includes('agent') ? ', agent' : ''));
     const flag = await lb(['run', '--prot', '80']);
     expect(flag.code).to.equal(2);
     expect(flag.stderr).to.match(/^lb: Unknown option '--prot'/);

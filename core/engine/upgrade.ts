@@ -33,7 +33,7 @@ export function handleUpgrade(e: UpgradeEngine, req: IncomingMessage, socket: Du
   const res = new http.ServerResponse(req);
   const ctx = new EngineContext(req, res, performance.now(), e);
   ctx.tunnel = socket;
-
+  e.admit(ctx);
   socket.once('close', () => e.finish(ctx, true));
   // Node removed its own listener on upgrade: a client reset while a hook runs would otherwise crash lb.
   socket.on('error', () => socket.destroy());

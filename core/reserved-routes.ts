@@ -64,14 +64,19 @@ export function normalisePath(url: string): string {
   }
   const q = path.search(/[?#]/);
   if (q !== -1) path = path.slice(0, q);
-  if (path.includes('%')) {
+  // Decoded until nothing changes (a few rounds at most): %252e hides nothing from a backend that decodes twice.
+  for (let round = 0; round < 4 && path.includes('%'); round++) {
+    const before = path;
     try {
       path = decodeURIComponent(path);
     } catch {
       // Not UTF-8, or a stray %: decode byte by byte, as many backends do, so one bad escape hides no other.
       path = path.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
     }
+    if (path === before) break;
   }
+  // Path parameters (/.lb;x/...), which Java servers strip from each segment.
+  if (path.includes(';')) path = path.replace(/;[^/]*/g, '');
   path = path.replace(/\\/g, '/').replace(/\/{2,}/g, '/').toLowerCase();
   if (path.includes('/.')) {
     const out: string[] = [];

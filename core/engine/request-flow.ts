@@ -253,7 +253,8 @@ export class ProxyEngine implements ResponseWriter, UpgradeEngine {
       res.destroy();
       return;
     }
-    sendErrorResponse(res, lbError, ctx.req.complete);
+    // A request without a body has nothing left to read: its connection can stay alive.
+    sendErrorResponse(res, lbError, ctx.req.complete || !hasBody(ctx.req));
   }
 
   private release(ctx: EngineContext): void {

@@ -163,7 +163,12 @@ export class KeptState {
     for (const [id, entry] of this.values) {
       if (live.has(entry.plugin)) continue;
       this.values.delete(id);
-      await (entry.value as { close?(): unknown }).close?.();
+      try {
+        await (entry.value as { close?(): unknown }).close?.();
+      } catch (e) {
+        // A failing close must not take the proxy down; the caller logs nothing, so say it here.
+        process.emitWarning(`lb: closing the state plugin "${entry.plugin}" kept failed: ${(e as Error).message}`);
+      }
     }
   }
 }

@@ -253,8 +253,10 @@ export class ProxyEngine implements ResponseWriter, UpgradeEngine {
       res.destroy();
       return;
     }
-    // A request without a body has nothing left to read: its connection can stay alive.
-    sendErrorResponse(res, lbError, ctx.req.complete || !hasBody(ctx.req));
+    // A request without a body has nothing left to read: its connection can stay alive, unless the client
+    // broke HTTP's rules or lb's limits (as nginx, no keep-alive after a 400, 413 or 414).
+    const reusable = !lbError.code.startsWith('LB_ERR_CLIENT_') && (ctx.req.complete || !hasBody(ctx.req));
+    sendErrorResponse(res, lbError, reusable);
   }
 
   private release(ctx: EngineContext): void {

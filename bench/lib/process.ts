@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 
@@ -128,4 +128,11 @@ export function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number
     req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out after ${timeoutMs} ms`)));
     req.on('error', reject);
   });
+}
+
+/** Runs `npm run build` in `root` (the compiled CLI a bench starts); throws with its output on failure. */
+export function buildLb(root: string, log: (line: string) => void): void {
+  log('npm run build ...');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`npm run build failed (status ${r.status}):\n${r.stdout}${r.stderr}`);
 }

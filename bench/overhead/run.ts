@@ -1,13 +1,12 @@
 // Proxy overhead: direct, bare http-proxy-3, bare node:http, lb (basic), nginx, HAProxy,
 // measured side by side, interleaved, medians. `npm run bench:overhead -- --help` for flags.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findLoadTool, runLoad, type LoadResult } from '../lib/load.js';
 import { canMeasureCpu, processTreeCpuMs } from '../lib/proc-cpu.js';
-import { stopAll, stopChildrenOnExit } from '../lib/process.js';
+import { buildLb, stopAll, stopChildrenOnExit } from '../lib/process.js';
 import { machineFacts, toolVersion, which } from '../lib/tools.js';
 import { CONTENDER_IDS, checkContender, repoRoot, startContenders, type ContenderId } from './contenders.js';
 import { summarise, targetVerdict, terminalTable, writeDocs, type Measurement, type Summary } from './report.js';
@@ -62,11 +61,6 @@ function readSettings() {
 
 const log = (line: string) => console.error(line);
 
-function build(): void {
-  log('npm run build ...');
-  const r = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`npm run build failed (status ${r.status}):\n${r.stdout}${r.stderr}`);
-}
 
 function commandLine(argv: string[]): string {
   const flags = argv.filter((a) => a !== '--no-docs');
@@ -81,7 +75,7 @@ async function main(): Promise<void> {
   }
   stopChildrenOnExit();
   const tool = findLoadTool(log);
-  if (s.build && s.ids.includes('lb')) build();
+  if (s.build && s.ids.includes('lb')) buildLb(repoRoot, log);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lb-bench-overhead-'));
   // Every step below is bounded; this only catches a hang in between.
   const budgetMs = ((s.rounds * (s.durationS + s.warmupS) + s.firstWarmupS) * s.ids.length + 20 * (s.rounds + 1) * s.ids.length + 120) * 1000;

@@ -1,12 +1,11 @@
 // Reload: time from SIGHUP to the new generation serving (measured outside lb), and requests/s
 // with a reload every second against none, interleaved, medians. `npm run bench:reload -- --help`.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findLoadTool, runLoad, type LoadTool } from '../lib/load.js';
-import { freePorts, httpGet, startChild, stopAll, stopChildrenOnExit, waitForPort } from '../lib/process.js';
+import { buildLb, freePorts, httpGet, startChild, stopAll, stopChildrenOnExit, waitForPort } from '../lib/process.js';
 import { machineFacts, toolVersion } from '../lib/tools.js';
 import { LbUnderTest, repoRoot, timeToServe, type RcVariant, type SwitchSample } from './lb.js';
 import { terminalReport, writeDocs, type LoadRun, type Report } from './report.js';
@@ -90,11 +89,6 @@ async function loadRun(lb: LbUnderTest, tool: LoadTool, s: ReturnType<typeof rea
   }
 }
 
-function build(): void {
-  log('npm run build ...');
-  const r = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`npm run build failed (status ${r.status}):\n${r.stdout}${r.stderr}`);
-}
 
 function commandLine(argv: string[]): string {
   const flags = argv.filter((a) => a !== '--no-docs' && a !== '--skip-build');
@@ -109,7 +103,7 @@ async function main(): Promise<void> {
   }
   stopChildrenOnExit();
   const tool = findLoadTool(log);
-  if (s.build) build();
+  if (s.build) buildLb(repoRoot, log);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lb-bench-reload-'));
   // Every step is bounded on its own; this only catches a hang in between.
   const budgetMs = (s.reloads * 6 + 2 * s.rounds * (s.durationS + s.warmupS + 25) + 3 + 120) * 1000;

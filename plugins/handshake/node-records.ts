@@ -1,0 +1,158 @@
+/**
+ * The record layer on the proxy, with node:crypto: AES-256-GCM per record
+ * synchronously (a record is at most 64 KB, tens of microseconds), HKDF with
+ * hkdfSync. Same bytes as web-records.ts; interop is tested both ways.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomFillSync } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import {
+  RecordReader, RecordSequence, RecordSplitter, SALT_BYTES, TAG_BYTES, bindingAad, cekInfo, encodeHeader, nonceFor, nonceInfo, unpad,
+  type Binding, type Direction, type ReaderItem,
+} from './protocol/records.js';
+
+export interface NodeRecordKeys {
+  readonly cek: Buffer;
+  readonly nonceBase: Uint8Array;
+}
+
+export function deriveNodeKeys(k: Uint8Array, salt: Uint8Array, direction: Direction): NodeRecordKeys {
+  return {
+    cek: Buffer.from(hkdfSync('sha256', k, salt, cekInfo(direction), 32)),
+    nonceBase: new Uint8Array(hkdfSync('sha256', k, salt, nonceInfo(direction), 12)),
+  };
+}
+
+export function sealRecord(keys: NodeRecordKeys, seq: number, plain: Uint8Array, aad: Uint8Array): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', keys.cek, nonceFor(keys.nonceBase, seq), { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  const head = cipher.update(plain);
+  const tail = cipher.final();
+  return Buffer.concat([head, tail, cipher.getAuthTag()]);
+}
+
+/** The record's plaintext, or undefined when it does not authenticate. */
+export function openRecord(keys: NodeRecordKeys, seq: number, sealed: Uint8Array, aad: Uint8Array): Buffer | undefined {
+  if (sealed.length < TAG_BYTES) return undefined;
+  const decipher = createDecipheriv('aes-256-gcm', keys.cek, nonceFor(keys.nonceBase, seq), { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  const head = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+  try {
+    const tail = decipher.final();
+    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Raised by OpenTransform; `reason` says what was wrong with the body. */
+export class BodyRefused extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'BodyRefused';
+    this.reason = reason;
+  }
+}
+
+/** Plaintext → one message's record stream. */
+export class SealTransform extends Transform {
+  private readonly keys: NodeRecordKeys;
+  private readonly aad: Uint8Array;
+  private readonly splitter: RecordSplitter;
+  private seq = 0;
+  private readonly header: Uint8Array;
+  private headerSent = false;
+
+  constructor(k: Uint8Array, binding: Binding, rs: number) {
+    super();
+    const salt = randomFillSync(new Uint8Array(SALT_BYTES));
+    this.keys = deriveNodeKeys(k, salt, binding.direction);
+    this.aad = bindingAad(binding);
+    this.splitter = new RecordSplitter(rs);
+    this.header = encodeHeader(salt, rs);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    const records: Uint8Array[] = [];
+    this.splitter.push(chunk, records);
+    if (records.length === 0) {
+      done();
+      return;
+    }
+    const out: Uint8Array[] = [];
+    if (!this.headerSent) {
+      out.push(this.header);
+      this.headerSent = true;
+    }
+    for (const r of records) out.push(sealRecord(this.keys, this.seq++, r, this.aad));
+    done(null, out.length === 1 ? out[0] : Buffer.concat(out));
+  }
+
+  override _flush(done: TransformCallback): void {
+    const last = sealRecord(this.keys, this.seq++, this.splitter.end(), this.aad);
+    done(null, this.headerSent ? last : Buffer.concat([this.header, last]));
+    this.headerSent = true;
+  }
+}
+
+/** One message's record stream → plaintext; every record authenticated before its data goes on. */
+export class OpenTransform extends Transform {
+  private readonly k: Uint8Array;
+  private readonly direction: Direction;
+  private readonly aad: Uint8Array;
+  private readonly reader: RecordReader;
+  private keys: NodeRecordKeys | undefined;
+  private sequence: RecordSequence | undefined;
+  /** Plaintext bytes released so far. */
+  plainBytes = 0;
+  /** Expected plaintext length (from the ciphertext's Content-Length), checked at the end. */
+  expectedPlain: number | undefined;
+
+  constructor(k: Uint8Array, binding: Binding, maxRecordSize?: number) {
+    super();
+    this.k = k;
+    this.direction = binding.direction;
+    this.aad = bindingAad(binding);
+    this.reader = new RecordReader(maxRecordSize);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    const items: ReaderItem[] = [];
+    const bad = this.reader.push(chunk, items);
+    const refused = this.handle(items) ?? bad;
+    done(refused ? new BodyRefused(refused) : null);
+  }
+
+  override _flush(done: TransformCallback): void {
+    const items: ReaderItem[] = [];
+    const bad = this.reader.end(items);
+    if (bad) return done(new BodyRefused(bad));
+    const refused = this.handle(items) ?? this.sequence!.end();
+    if (!refused && this.expectedPlain !== undefined && this.expectedPlain !== this.plainBytes) {
+      return done(new BodyRefused(`the records hold ${this.plainBytes} bytes of data, not the ${this.expectedPlain} their length implies (padding is not accepted on requests with a Content-Length)`));
+    }
+    done(refused ? new BodyRefused(refused) : null);
+  }
+
+  private handle(items: ReaderItem[]): string | undefined {
+    for (const item of items) {
+      if (item.kind === 'header') {
+        this.keys = deriveNodeKeys(this.k, item.salt, this.direction);
+        this.sequence = new RecordSequence(item.rs);
+        continue;
+      }
+      const plain = openRecord(this.keys!, item.seq, item.sealed, this.aad);
+      if (!plain) return `record ${item.seq} does not authenticate (tampered, reordered, or from another message)`;
+      const r = unpad(plain);
+      if (typeof r === 'string') return r;
+      const bad = this.sequence!.accept(item.sealed.length, r.final);
+      if (bad) return bad;
+      if (r.data.length > 0) {
+        this.plainBytes += r.data.length;
+        this.push(r.data);
+      }
+    }
+    return undefined;
+  }
+}

@@ -31,6 +31,18 @@ export class RequestContext {
   requestStages: Duplex[] | undefined = undefined;
   /** Attempts made so far: 1 for the first, more after retries. */
   attempts = 0;
+  /**
+   * How lb's own error responses to this request are written: `text` (the short
+   * line), or `json` (`{"error":{"code","status","message"}}`), which the encrypt
+   * plugin sets for encrypted sessions. Either way the `lb-error` header names the code.
+   */
+  errorFormat: 'text' | 'json' = 'text';
+  /**
+   * The request body to read instead of `req`, when a plugin read part of it ahead
+   * (the handshake verifies an encrypted body's first record before anything is
+   * proxied) and the request ended meanwhile. Request stages still apply.
+   */
+  bodySource: Readable | undefined = undefined;
   private localsMap: Map<string | symbol, unknown> | undefined = undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse, startedAt: number) {
@@ -157,6 +169,11 @@ function collect(source: Readable, maxBytes: number, response: ResponseContext):
 export interface BodyCipher {
   /** Stage that turns the client's ciphertext into the plaintext the backend reads. */
   decryptRequest(ctx: RequestContext): BodyStage | undefined;
+  /**
+   * The plaintext's length, when the ciphertext's is known: sent as Content-Length
+   * when decryption is the only request stage (else the body goes chunked).
+   */
+  readonly plaintextLength?: number;
   /** Stage that turns the backend's plaintext into ciphertext; may also edit `response.headers`. */
   encryptResponse(response: ResponseContext): BodyStage | undefined;
 }

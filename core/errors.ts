@@ -364,6 +364,8 @@ export interface LbErrorOptions {
   cause?: unknown;
   /** Further lines (one problem per line), as for config validation. */
   details?: readonly string[];
+  /** Seconds the client should wait before trying again (sent as Retry-After on 429 and 503). */
+  retryAfter?: number;
 }
 
 /** An lb error: branded so that copies of lb from other packages still recognise it. */
@@ -376,6 +378,8 @@ export class LbError extends Error {
   readonly fix: string;
   /** Further lines (one problem per line), as for config validation. */
   readonly details: readonly string[];
+  /** Seconds before a retry makes sense, when the error says so (Retry-After). */
+  readonly retryAfter: number | undefined;
 
   /** A core error; plugins create theirs with their table's `create()` (see `defineErrors`). */
   constructor(code: ErrorCode, params?: Record<string, string | number>, options?: LbErrorOptions);
@@ -392,6 +396,7 @@ export class LbError extends Error {
     this.retryable = s.retryable;
     this.fix = s.fix;
     this.details = options.details ?? [];
+    this.retryAfter = options.retryAfter;
   }
 }
 

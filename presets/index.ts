@@ -23,6 +23,18 @@ const presets: PresetDefinition[] = [
     strategy: 'metric-based',
     plugins: ['health-check', 'orca-load-reports', 'passive-health'],
   },
+  {
+    name: 'secure',
+    description: 'least-loaded plus end-to-end encryption of bodies: the handshake on /.lb/handshake (signed PU1, RSA-OAEP), sessions in the memory keystore; plaintext requests refused.',
+    strategy: 'metric-based',
+    plugins: ['health-check', 'orca-load-reports', 'passive-health', 'memory-keystore', 'handshake'],
+  },
+  {
+    name: 'secure-compressed',
+    description: 'secure plus compression: responses compressed before they are encrypted (see the BREACH switch, compression.encrypted), request bodies decompressed after decryption.',
+    strategy: 'metric-based',
+    plugins: ['health-check', 'orca-load-reports', 'passive-health', 'memory-keystore', 'handshake', 'compression'],
+  },
 ];
 
 export const builtinPresets: PresetCatalog = new Map(presets.map((p) => [p.name, Object.freeze(p)]));

@@ -27,14 +27,20 @@ export function bodyFor(ctx: EngineContext, maxBodyBytes: number, onError: (ctx:
   if (stages === undefined && !hasBody(req)) return ctx.attempts > 1 ? Readable.from([]) : undefined;
   let body = ctx.gated;
   if (body === undefined) {
-    let source: Readable = req;
+    let source: Readable = ctx.bodySource ?? req;
     // A declared length was checked against the limit with the head; a chunked body is counted as it
     // passes, by a stage (a 'data' listener would start the body flowing before the gate opens).
     const all = maxBodyBytes > 0 && req.headers['content-length'] === undefined ? [new BodyLimit(ctx, maxBodyBytes), ...(stages ?? [])] : stages;
     if (all !== undefined) {
-      delete req.headers['content-length'];
-      req.headers['transfer-encoding'] = 'chunked';
-      source = chainRequestStages(ctx, all, onError);
+      const known = all.length === 1 && ctx.cipher?.plaintextLength !== undefined ? ctx.cipher.plaintextLength : undefined;
+      if (known !== undefined) {
+        req.headers['content-length'] = String(known);
+        delete req.headers['transfer-encoding'];
+      } else {
+        delete req.headers['content-length'];
+        req.headers['transfer-encoding'] = 'chunked';
+      }
+      source = chainRequestStages(ctx, source, all, onError);
     }
     // http-proxy-3 emits no proxyReq event (where the gate opens) for Expect: 100-continue.
     if (req.headers.expect !== undefined) {
@@ -68,15 +74,14 @@ class BodyLimit extends Transform {
  * failing stage does not destroy the client's request: lb stops reading it and still
  * answers with the stage's status (413, 400), then closes the connection.
  */
-function chainRequestStages(ctx: EngineContext, stages: Duplex[], onStageError: (ctx: EngineContext, error: Error) => void): Readable {
-  const req = ctx.req;
+function chainRequestStages(ctx: EngineContext, source: Readable, stages: Duplex[], onStageError: (ctx: EngineContext, error: Error) => void): Readable {
   const onError = (error: Error) => {
-    req.unpipe();
-    req.pause();
+    source.unpipe();
+    source.pause();
     for (const stage of stages) stage.destroy();
     onStageError(ctx, error);
   };
-  let tail: Readable = req;
+  let tail: Readable = source;
   for (const stage of stages) {
     stage.on('error', onError);
     tail = tail.pipe(stage);

@@ -22,15 +22,27 @@ export function errorBody(status: number, code: string): string {
   return `${status} ${http.STATUS_CODES[status] ?? 'Error'} (${code})\n`;
 }
 
+/** lb's error body as JSON, for clients that must tell lb's errors from data (encrypted sessions). */
+export function errorJson(status: number, error: LbError): string {
+  return JSON.stringify({ error: { code: error.code, status, message: error.message } });
+}
+
 /**
- * Answers a request with an lb error: its status, the short body, no caching,
- * Retry-After on 503, and `Connection: close` when the request body is not all read.
+ * Answers a request with an lb error: its status, the `lb-error` header naming the
+ * code, the short body (JSON when `json`), no caching, Retry-After on 429 and 503,
+ * and `Connection: close` when the request body is not all read.
  */
-export function sendErrorResponse(res: ServerResponse, error: LbError, requestComplete: boolean): void {
+export function sendErrorResponse(res: ServerResponse, error: LbError, requestComplete: boolean, json = false): void {
   const status = error.statusCode || 500;
-  const body = errorBody(status, error.code);
-  const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' };
-  if (status === 503) headers['retry-after'] = '1';
+  const body = json ? errorJson(status, error) : errorBody(status, error.code);
+  const headers: http.OutgoingHttpHeaders = {
+    'content-type': json ? 'application/json' : 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'lb-error': error.code,
+  };
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfter)));
+  else if (status === 503 || status === 429) headers['retry-after'] = '1';
   // The request body may be only partly read; close rather than reuse the connection.
   if (!requestComplete) headers.connection = 'close';
   res.writeHead(status, headers);

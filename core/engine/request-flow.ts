@@ -256,7 +256,7 @@ export class ProxyEngine implements ResponseWriter, UpgradeEngine {
     // A request without a body has nothing left to read: its connection can stay alive, unless the client
     // broke HTTP's rules or lb's limits (as nginx, no keep-alive after a 400, 413 or 414).
     const reusable = !lbError.code.startsWith('LB_ERR_CLIENT_') && (ctx.req.complete || !hasBody(ctx.req));
-    sendErrorResponse(res, lbError, reusable);
+    sendErrorResponse(res, lbError, reusable, ctx.errorFormat === 'json');
   }
 
   private release(ctx: EngineContext): void {

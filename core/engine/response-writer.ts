@@ -116,19 +116,20 @@ function sendTransformed(w: ResponseWriter, ctx: EngineContext, response: Respon
     w.fail(ctx, new LbError('LB_ERR_UPSTREAM_RESET', { target: ctx.target?.id ?? 'unknown', detail: 'the response body ended early' }));
     return;
   }
-  if (ctx.cipher) {
-    const stage = ctx.cipher.encryptResponse(response);
-    if (stage) response.addStage(stage);
-  }
-  const stages = response.stages;
   const body = response.body;
   if (body !== undefined && !upstream.readableEnded) {
     // A transform replaced a body it did not read: the rest of the backend's body is not wanted.
     (upstream as UpstreamWithRes)[kRes] = undefined;
     upstream.destroy();
   }
-  if (stages !== undefined) delete response.headers['content-length'];
+  if (response.stages !== undefined) delete response.headers['content-length'];
   else if (body !== undefined) response.headers['content-length'] = body.length;
+  // Last on the way out; the cipher sees the plaintext's length when it is known and sets the ciphertext's.
+  if (ctx.cipher) {
+    const stage = ctx.cipher.encryptResponse(response);
+    if (stage) response.addStage(stage);
+  }
+  const stages = response.stages;
   res.writeHead(response.statusCode, response.headers);
   if (stages === undefined) {
     if (body !== undefined) res.end(body);

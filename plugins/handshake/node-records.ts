@@ -109,8 +109,11 @@ export class OpenTransform extends Transform {
   /** Expected plaintext length (from the ciphertext's Content-Length), checked at the end. */
   expectedPlain: number | undefined;
 
-  constructor(k: Uint8Array, binding: Binding, maxRecordSize?: number) {
+  private readonly refuse: (reason: string) => Error;
+
+  constructor(k: Uint8Array, binding: Binding, maxRecordSize?: number, refuse: (reason: string) => Error = (reason) => new BodyRefused(reason)) {
     super();
+    this.refuse = refuse;
     this.k = k;
     this.direction = binding.direction;
     this.aad = bindingAad(binding);
@@ -121,18 +124,18 @@ export class OpenTransform extends Transform {
     const items: ReaderItem[] = [];
     const bad = this.reader.push(chunk, items);
     const refused = this.handle(items) ?? bad;
-    done(refused ? new BodyRefused(refused) : null);
+    done(refused ? this.refuse(refused) : null);
   }
 
   override _flush(done: TransformCallback): void {
     const items: ReaderItem[] = [];
     const bad = this.reader.end(items);
-    if (bad) return done(new BodyRefused(bad));
+    if (bad) return done(this.refuse(bad));
     const refused = this.handle(items) ?? this.sequence!.end();
     if (!refused && this.expectedPlain !== undefined && this.expectedPlain !== this.plainBytes) {
-      return done(new BodyRefused(`the records hold ${this.plainBytes} bytes of data, not the ${this.expectedPlain} their length implies (padding is not accepted on requests with a Content-Length)`));
+      return done(this.refuse(`the records hold ${this.plainBytes} bytes of data, not the ${this.expectedPlain} their length implies (padding is not accepted on requests with a Content-Length)`));
     }
-    done(refused ? new BodyRefused(refused) : null);
+    done(refused ? this.refuse(refused) : null);
   }
 
   private handle(items: ReaderItem[]): string | undefined {
@@ -155,4 +158,59 @@ export class OpenTransform extends Transform {
     }
     return undefined;
   }
+}
+
+/** Why a sealed prefix or message was refused: a framing or authentication problem, or a record size above the limit. */
+export type OpenFailure = { reason: string; tooLarge?: undefined } | { reason: string; tooLarge: number };
+
+/**
+ * Opens the start of a message held in memory: its header and every whole record in
+ * `bytes`. With `complete`, `bytes` is the whole message and must end with its final
+ * record. Returns the data or why it was refused; nothing is released on failure.
+ */
+export function openPrefix(k: Uint8Array, binding: Binding, bytes: Uint8Array, maxRecordSize: number, complete: boolean): { data: Buffer } | OpenFailure {
+  if (bytes.length >= 20) {
+    const rs = ((bytes[16] << 24) >>> 0) + (bytes[17] << 16) + (bytes[18] << 8) + bytes[19];
+    if (rs > maxRecordSize) return { reason: `record size ${rs} is above ${maxRecordSize}`, tooLarge: rs };
+  }
+  const reader = new RecordReader(maxRecordSize);
+  const items: ReaderItem[] = [];
+  const bad = reader.push(bytes, items) ?? (complete ? reader.end(items) : undefined);
+  if (bad) return { reason: bad };
+  if (!complete && items.length < 2) return { reason: 'the first record is incomplete' };
+  const aad = bindingAad(binding);
+  let keys: NodeRecordKeys | undefined;
+  let sequence: RecordSequence | undefined;
+  const out: Buffer[] = [];
+  for (const item of items) {
+    if (item.kind === 'header') {
+      keys = deriveNodeKeys(k, item.salt, binding.direction);
+      sequence = new RecordSequence(item.rs);
+      continue;
+    }
+    const plain = openRecord(keys!, item.seq, item.sealed, aad);
+    if (!plain) return { reason: `record ${item.seq} does not authenticate (tampered, reordered, or from another message)` };
+    const r = unpad(plain);
+    if (typeof r === 'string') return { reason: r };
+    const wrong = sequence!.accept(item.sealed.length, r.final);
+    if (wrong) return { reason: wrong };
+    out.push(Buffer.from(r.data));
+  }
+  if (complete) {
+    const truncated = sequence!.end();
+    if (truncated) return { reason: truncated };
+  }
+  return { data: Buffer.concat(out) };
+}
+
+/** Seals a whole message held in memory (small ones: lb-seal headers). */
+export function sealWhole(k: Uint8Array, binding: Binding, data: Uint8Array, rs: number): Buffer {
+  const salt = randomFillSync(new Uint8Array(SALT_BYTES));
+  const keys = deriveNodeKeys(k, salt, binding.direction);
+  const aad = bindingAad(binding);
+  const splitter = new RecordSplitter(rs);
+  const records: Uint8Array[] = [];
+  splitter.push(data, records);
+  records.push(splitter.end());
+  return Buffer.concat([encodeHeader(salt, rs), ...records.map((r, i) => sealRecord(keys, i, r, aad))]);
 }

@@ -8,7 +8,7 @@ import { concat, toB64u, utf8 } from './bytes.js';
 /** What the protocol needs of a WebCrypto implementation. */
 export interface CryptoLike {
   readonly subtle: SubtleCrypto;
-  getRandomValues<T extends ArrayBufferView | null>(array: T): T;
+  getRandomValues<T extends ArrayBufferView>(array: T): T;
 }
 
 /** The runtime's WebCrypto (`globalThis.crypto`). */
@@ -36,6 +36,8 @@ export async function sha256(c: CryptoLike, data: Uint8Array): Promise<Uint8Arra
 
 /** HKDF-SHA-256 (RFC 5869): `length` bytes from `ikm`, `salt` and `info`. */
 export async function hkdf(c: CryptoLike, ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
+  // RFC 5869 caps the output at 255 * HashLen; not every implementation checks (@peculiar/webcrypto wraps its block counter).
+  if (!Number.isInteger(length) || length < 0 || length > 255 * 32) throw new RangeError('HKDF-SHA-256 gives 0 to 8160 bytes');
   const key = await c.subtle.importKey('raw', buf(ikm), 'HKDF', false, ['deriveBits']);
   return new Uint8Array(await c.subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: buf(salt), info: buf(info) }, key, length * 8));
 }

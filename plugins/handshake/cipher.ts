@@ -1,0 +1,159 @@
+/**
+ * Requests inside a session, on the proxy: the encrypt hook checks the session
+ * headers, the request id (time window, then replay), and the first record (or the
+ * lb-seal of a bodiless request) before anything is proxied; the body is then
+ * decrypted record by record, and the response encrypted as the last stage.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { BodyCipher, BodyStage, LbError, RequestContext, ResponseContext } from '../../core/index.js';
+import { fromB64u, readU32, readU64, toB64u } from './protocol/bytes.js';
+import { HEADER_BYTES, plainLength, sealedLength, type Binding } from './protocol/records.js';
+import { OpenTransform, SealTransform, openPrefix, sealWhole, type OpenFailure } from './node-records.js';
+import { handshakeErrors } from './errors.js';
+import { readAhead } from './read-ahead.js';
+import type { Sessions } from './sessions.js';
+
+export const SESSION_HEADER = 'lb-session';
+export const REQUEST_HEADER = 'lb-request';
+export const SEAL_HEADER = 'lb-seal';
+export const ACCEPT_ENCODING_HEADER = 'lb-accept-encoding';
+export const CONTENT_ENCODING_HEADER = 'lb-content-encoding';
+export const SESSION_ID_BYTES = 16;
+export const REQUEST_ID_BYTES = 24;
+
+export interface CipherSettings {
+  readonly sessions: Sessions;
+  readonly replayWindowMs: number;
+  readonly recordSize: number;
+  readonly maxRecordSize: number;
+  /** How long the first record of a body may take to arrive. */
+  readonly readAheadMs: number;
+}
+
+const { create } = handshakeErrors;
+
+function one(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? (value.length === 1 ? value[0] : undefined) : value;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+function refused(failure: OpenFailure, maxRecordSize: number): LbError {
+  return failure.tooLarge !== undefined ? create('LB_ERR_RECORD_TOO_LARGE', { rs: failure.tooLarge, limit: maxRecordSize }) : create('LB_ERR_RECORD_INVALID', { detail: failure.reason });
+}
+
+/** A verified request of a session: its key, binding, and where its session came from. */
+export interface VerifiedRequest {
+  readonly sid: string;
+  readonly rid: string;
+  readonly k: Uint8Array;
+  readonly binding: Binding;
+  /** The plaintext length, when the ciphertext's Content-Length is known. */
+  readonly plaintextLength: number | undefined;
+  /** The body's chunks when it ended while its first record was checked. */
+  readonly wholeBody: Buffer[] | undefined;
+}
+
+/**
+ * Checks an encrypted request up to its first record. Throws the LbError to answer
+ * with; resolves once the request may be proxied (its id is then remembered).
+ */
+export async function verifyRequest(req: IncomingMessage, s: CipherSettings): Promise<VerifiedRequest> {
+  const h = req.headers;
+  const sid = one(h[SESSION_HEADER]) ?? '';
+  const sidBytes = fromB64u(sid, SESSION_ID_BYTES);
+  if (!sidBytes || sidBytes.length !== SESSION_ID_BYTES) throw create('LB_ERR_SESSION_HEADERS', { detail: 'lb-session must be one 16-byte session id in base64url' });
+  const rid = one(h[REQUEST_HEADER]);
+  const ridBytes = rid === undefined ? undefined : fromB64u(rid, REQUEST_ID_BYTES);
+  if (!ridBytes || ridBytes.length !== REQUEST_ID_BYTES) throw create('LB_ERR_SESSION_HEADERS', { detail: 'lb-request must be one 24-byte request id (8-byte time in ms, 16 random bytes) in base64url' });
+  const ageMs = Date.now() - readU64(ridBytes, 0);
+  if (Math.abs(ageMs) > s.replayWindowMs) throw create('LB_ERR_REQUEST_STALE', { age: Math.round(ageMs / 1000), window: s.replayWindowMs / 1000 });
+  const session = await s.sessions.get(sid);
+  if (!session) throw create('LB_ERR_SESSION_UNKNOWN', { session: sid });
+  const binding: Binding = { direction: 'request', sessionId: sidBytes, requestId: ridBytes, method: req.method ?? 'GET', path: req.url ?? '/' };
+  const seal = one(h[SEAL_HEADER]);
+  let plaintextLength: number | undefined;
+  let wholeBody: Buffer[] | undefined;
+  if (hasBody(req)) {
+    if (seal !== undefined) throw create('LB_ERR_SESSION_HEADERS', { detail: 'lb-seal is for requests without a body; a body carries its own records' });
+    const declared = h['content-length'] === undefined ? undefined : Number(h['content-length']);
+    let rs = 0;
+    const ahead = await readAhead(req, (bytes, chunks) => {
+      if (declared !== undefined && bytes >= declared) return true;
+      if (bytes < HEADER_BYTES) return false;
+      if (rs === 0) {
+        const head = chunks[0].length >= HEADER_BYTES ? chunks[0] : Buffer.concat(chunks);
+        rs = readU32(head, 16);
+      }
+      // A record size lb would refuse needs no more bytes to be refused.
+      return rs < 18 || rs > s.maxRecordSize || bytes >= HEADER_BYTES + rs;
+    }, s.readAheadMs);
+    if (ahead.timedOut) throw create('LB_ERR_RECORD_INVALID', { detail: `the first record did not arrive within ${s.readAheadMs} ms` });
+    const first = Buffer.concat(ahead.chunks, ahead.bytes);
+    // The whole body is here when it ended, or when its declared length arrived.
+    const complete = ahead.ended || (declared !== undefined && ahead.bytes >= declared);
+    if (declared !== undefined && ahead.bytes > declared) throw create('LB_ERR_RECORD_INVALID', { detail: 'more bytes than the Content-Length' });
+    const opened = openPrefix(session.k, binding, complete ? first : first.subarray(0, Math.min(first.length, HEADER_BYTES + rs)), s.maxRecordSize, complete);
+    if (!('data' in opened)) throw refused(opened, s.maxRecordSize);
+    if (declared !== undefined) {
+      plaintextLength = plainLength(declared, readU32(first, 16));
+      if (plaintextLength === undefined) throw create('LB_ERR_RECORD_INVALID', { detail: `a Content-Length of ${declared} is not that of an unpadded record stream` });
+    }
+    if (ahead.ended) wholeBody = ahead.chunks;
+  } else {
+    const sealed = seal === undefined ? undefined : fromB64u(seal, 1024);
+    if (!sealed) throw create('LB_ERR_SESSION_HEADERS', { detail: 'a request without a body carries the sealed empty body in lb-seal (base64url)' });
+    const opened = openPrefix(session.k, binding, sealed, s.maxRecordSize, true);
+    if (!('data' in opened)) throw refused(opened, s.maxRecordSize);
+    if (opened.data.length !== 0) throw create('LB_ERR_RECORD_INVALID', { detail: 'the lb-seal of a bodiless request must seal an empty body' });
+  }
+  if (!(await s.sessions.firstSeen(sid, rid!, s.replayWindowMs * 2))) throw create('LB_ERR_REQUEST_REPLAYED', { session: sid });
+  return { sid, rid: rid!, k: session.k, binding, plaintextLength, wholeBody };
+}
+
+/** The body cipher of one verified request. */
+export class SessionCipher implements BodyCipher {
+  readonly plaintextLength: number | undefined;
+  constructor(private readonly v: VerifiedRequest, private readonly s: CipherSettings) {
+    this.plaintextLength = v.plaintextLength;
+  }
+
+  decryptRequest(ctx: RequestContext): BodyStage | undefined {
+    if (!hasBody(ctx.req)) return undefined;
+    const stage = new OpenTransform(this.v.k, this.v.binding, this.s.maxRecordSize, (reason) => create('LB_ERR_RECORD_INVALID', { detail: reason }));
+    stage.expectedPlain = this.v.plaintextLength;
+    return stage;
+  }
+
+  encryptResponse(response: ResponseContext): BodyStage | undefined {
+    const h = response.headers;
+    const status = response.statusCode;
+    const binding: Binding = { ...this.v.binding, direction: 'response', status };
+    const coding = h['content-encoding'];
+    if (coding !== undefined) {
+      h[CONTENT_ENCODING_HEADER] = coding;
+      delete h['content-encoding'];
+    }
+    // Each response has its own keys: a cache could never use the bytes again.
+    h['cache-control'] = 'no-store';
+    const bodiless = this.v.binding.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    const length = h['content-length'] === undefined ? undefined : Number(h['content-length']);
+    if (length !== undefined && Number.isSafeInteger(length) && length >= 0) h['content-length'] = sealedLength(length, this.s.recordSize);
+    else delete h['content-length'];
+    if (bodiless) {
+      h[SEAL_HEADER] = toB64u(sealWhole(this.v.k, binding, new Uint8Array(0), this.s.recordSize));
+      if (status === 204 || status === 304) delete h['content-length'];
+      return undefined;
+    }
+    return new SealTransform(this.v.k, binding, this.s.recordSize);
+  }
+}
+
+/** The body to read instead of the spent request, when it ended during the check. */
+export function wholeBodySource(v: VerifiedRequest): Readable | undefined {
+  return v.wholeBody ? Readable.from(v.wholeBody) : undefined;
+}

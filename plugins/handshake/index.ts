@@ -44,6 +44,7 @@ export default definePlugin<OptionsOf<typeof handshakeSchema>>({
     }));
     const sessions = new Sessions(pipeline.services.get(KEYSTORE));
     const limits = pipeline.keep('limits', () => new HandshakeLimits(o.limits.concurrent, o.limits.perClientBurst, o.limits.perClientPerSecond));
+    limits.configure(o.limits.concurrent, o.limits.perClientBurst, o.limits.perClientPerSecond);
     const cipher: CipherSettings = { sessions, replayWindowMs: o.replayWindowSeconds * 1000, recordSize: o.recordSize, maxRecordSize: o.maxRecordSize, readAheadMs: 10_000 };
     const stats = pipeline.keep('stats', () => ({ handshakes: 0, failures: 0, closed: 0 }));
     claimRoutes(pipeline, { crypto, suite, source, sessions, limits, sessionTtlMs: o.sessionTtlSeconds * 1000, cipher, stats });
@@ -69,6 +70,18 @@ export default definePlugin<OptionsOf<typeof handshakeSchema>>({
       if (typeof accepted === 'string') h['accept-encoding'] = accepted;
       else delete h['accept-encoding'];
       return new SessionCipher(v, cipher);
+    });
+    // WebSocket frames are not encrypted; an upgrade needs an authenticated session (lb-seal) unless plaintext is allowed.
+    pipeline.hooks.beforeUpgrade.tapPromise(PLUGIN_NAME, async (ctx) => {
+      const h = ctx.req.headers;
+      if (h[SESSION_HEADER] === undefined) {
+        if (refusePlaintext) throw handshakeErrors.create('LB_ERR_SESSION_REQUIRED');
+        return;
+      }
+      await verifyRequest(ctx.req, cipher);
+      delete h[SESSION_HEADER];
+      delete h[REQUEST_HEADER];
+      delete h[SEAL_HEADER];
     });
     return { start: () => source.start() };
   },

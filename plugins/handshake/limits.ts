@@ -5,9 +5,9 @@
 export class HandshakeLimits {
   private active = 0;
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private readonly concurrent: number;
-  private readonly burst: number;
-  private readonly perSecond: number;
+  private concurrent: number;
+  private burst: number;
+  private perSecond: number;
   /** Client addresses tracked at most; the oldest are forgotten beyond it (they start full again). */
   private readonly maxClients: number;
 
@@ -16,6 +16,13 @@ export class HandshakeLimits {
     this.burst = burst;
     this.perSecond = perSecond;
     this.maxClients = maxClients;
+  }
+
+  /** New caps on reload; the buckets and the count in progress carry over. */
+  configure(concurrent: number, burst: number, perSecond: number): void {
+    this.concurrent = concurrent;
+    this.burst = burst;
+    this.perSecond = perSecond;
   }
 
   get inProgress(): number {

@@ -59,6 +59,8 @@ export class Pu1Source {
   /** Fills the first key (pool) or the first rotation; resolves once one handshake can be offered. */
   async start(): Promise<void> {
     this.stopped = false;
+    // Kept across reloads: every generation starts it again.
+    clearInterval(this.sweeper);
     this.sweeper = setInterval(() => this.sweep(), Math.min(this.o.offerTtlMs, 10_000));
     this.sweeper.unref();
     if (this.o.mode === 'rotating') {
@@ -68,7 +70,7 @@ export class Pu1Source {
       }
       return;
     }
-    if (this.pool.length === 0) this.pool.push(await this.generate());
+    if (this.pool.length === 0 && this.generating === 0) this.pool.push(await this.generate());
     this.refill();
   }
 

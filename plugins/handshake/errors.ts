@@ -2,6 +2,12 @@ import { defineErrors } from '../../core/index.js';
 
 /** The handshake plugin's error codes (listed in docs/errors.md and docs/protocol.md). */
 export const handshakeErrors = defineErrors({
+  LB_ERR_HANDSHAKE_IDENTITY: {
+    message: 'The handshake cannot use its identity key: {detail}',
+    statusCode: 500, source: 'internal', retryable: 'never',
+    meaning: 'The file named by the handshake option identityKey is missing (with createIdentity false), unreadable, or not an ECDSA P-256 private key in PEM. lb does not start (or a reload is refused).',
+    fix: 'Make a key with `lb keys generate --out FILE` and name FILE in identityKey, or set createIdentity to true to have lb make one.',
+  },
   LB_ERR_HANDSHAKE_MALFORMED: {
     message: 'Handshake message refused: {detail}',
     statusCode: 400, source: 'downstream', retryable: 'never',

@@ -32,7 +32,12 @@ export default definePlugin<OptionsOf<typeof handshakeSchema>>({
   requires: [KEYSTORE.name],
   async apply(pipeline, o) {
     const crypto: CryptoLike = o.webcrypto === 'peculiar' ? new PeculiarCrypto() : globalThis.crypto;
-    const identity = loadIdentity(o.identityKey, o.createIdentity);
+    let identity;
+    try {
+      identity = loadIdentity(o.identityKey, o.createIdentity);
+    } catch (e) {
+      throw handshakeErrors.create('LB_ERR_HANDSHAKE_IDENTITY', { detail: (e as Error).message }, { cause: e });
+    }
     if (identity.created) pipeline.logger.info(`handshake: made a new identity key in ${identity.file}; clients pin ${identity.fingerprint}`, { fingerprint: identity.fingerprint });
     else pipeline.logger.info(`handshake: identity ${identity.fingerprint} (${identity.file})`, { fingerprint: identity.fingerprint });
     const key = await signingKey(crypto, identity);

@@ -6,6 +6,8 @@ import {
 import { builtinPlugins } from '../plugins/index.js';
 import { builtinPresets } from '../presets/index.js';
 import { isDemoAddress, startDemoBackends, type DemoBackend } from './demo.js';
+import { demoSdkRequest, encryptionBanner, handshakeBeforeStart, sdkTryLine } from './encryption.js';
+import { DEFAULT_IDENTITY_FILE } from './keys.js';
 import { editorSchemaPath, packageVersion } from './package-info.js';
 
 /** What a command writes to; tests pass their own. */
@@ -130,6 +132,7 @@ export async function startRun(io: Io, flags: RunFlags): Promise<Running> {
     return resolved;
   };
   const resolved = await load(true);
+  const handshake = handshakeBeforeStart(resolved);
   const lb = await createLoadBalancer(resolved);
   let info;
   try {
@@ -145,7 +148,17 @@ export async function startRun(io: Io, flags: RunFlags): Promise<Running> {
   io.out(`  strategy: ${resolved.strategy.plugin.name}`);
   io.out(`  plugins:  ${plugins.length ? plugins.join(', ') : 'none'}`);
   io.out(`  backends: ${resolved.backends.map((b) => `${b.url}${b.weight && b.weight !== 1 ? ` (weight ${b.weight})` : ''}`).join(', ')}${demo.length ? ' (demo, in-process)' : ''}`);
-  if (demo.length) io.out(`Try: curl -s ${info.url}/   (repeat it: the backend changes each time)`);
+  const encryption = handshake && encryptionBanner(handshake, info.url);
+  for (const line of encryption?.lines ?? []) io.out(line);
+  if (demo.length && encryption?.fingerprint) {
+    try {
+      io.out(`demo: ${await demoSdkRequest(info.url, encryption.fingerprint)}`);
+    } catch (e) {
+      io.err(`lb: demo: the encrypted request through lb/client failed: ${(e as Error).message}`);
+    }
+    io.out(sdkTryLine(info.url, encryption.fingerprint));
+  }
+  if (demo.length && !handshake?.plaintextRefused) io.out(`Try: curl -s ${info.url}/   (repeat it: the backend changes each time)`);
   return {
     lb,
     url: info.url,
@@ -277,10 +290,13 @@ Commands:
   agent      Serve this host's load report (CPU, memory, load) for lb's health checks, as a sidecar.
              --port N        port to listen on (default 9180)
              --host ADDR     address to bind (default 127.0.0.1; 0.0.0.0 to reach it from another host)
+  keys       The identity key of the handshake plugin (end-to-end encryption: presets secure, secure-compressed).
+             keys generate [--out FILE] [--force]  write a new ECDSA P-256 key, mode 0600 (default FILE: ${DEFAULT_IDENTITY_FILE})
+             keys fingerprint [FILE]               print its fingerprint (SHA256:...), which clients pin
 
 Options:
   --version  Print the version.
   --help     Print this help.
 
 Exit status: 0 success; 1 runtime failure; 2 invalid configuration or usage.
-Docs: docs/getting-started.md, docs/configuration.md, docs/health.md, docs/errors.md.`;
+Docs: docs/getting-started.md, docs/configuration.md, docs/health.md, docs/encryption.md, docs/errors.md.`;

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LbError } from '../core/index.js';
+import { createHealthAgent } from '../plugins/health/agent.js';
 
 /** A small in-process backend for `lb run --demo`, so balancing is visible at once. */
 export interface DemoBackend {
@@ -17,23 +18,42 @@ export function isDemoAddress(url: string): boolean {
   return u.protocol === 'http:' && LOOPBACK.has(u.hostname);
 }
 
-/** Starts one demo backend answering every request with who it is. */
+/** Longest `?pad=N` a demo backend honours. */
+const MAX_PAD = 1 << 20;
+
+/**
+ * Starts one demo backend answering every request with who it is (`?pad=N` adds N bytes,
+ * to see compression). It serves the lb agent report at /.lb/health, with load reports on
+ * its responses, so that the presets with health checks keep it in rotation.
+ */
 export function startDemoBackend(name: string, host: string, port: number): Promise<DemoBackend> {
-  const server = http.createServer((req, res) => {
-    const body = JSON.stringify({ backend: name, method: req.method, path: req.url, forwardedFor: req.headers['x-forwarded-for'] ?? null }) + '\n';
+  const server = http.createServer();
+  const agent = createHealthAgent({ server, loadReports: true });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (agent.handler(req, res)) return;
+    const padding = Math.min(MAX_PAD, Number(/[?&]pad=(\d{1,7})(?:&|$)/.exec(req.url ?? '')?.[1] ?? 0));
+    const answer: Record<string, unknown> = { backend: name, method: req.method, path: req.url, forwardedFor: req.headers['x-forwarded-for'] ?? null };
+    if (padding > 0) answer.pad = 'lb demo padding '.repeat(Math.ceil(padding / 16)).slice(0, padding);
+    const body = JSON.stringify(answer) + '\n';
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-backend': name });
     res.end(body);
   });
   return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new LbError('LB_ERR_LISTEN_FAILED', { address: `${host}:${port} (demo backend ${name})`, detail: e.code ?? e.message })));
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      agent.close();
+      reject(new LbError('LB_ERR_LISTEN_FAILED', { address: `${host}:${port} (demo backend ${name})`, detail: e.code ?? e.message }));
+    });
     server.listen(port, host, () => {
       const { port: bound } = server.address() as AddressInfo;
       const urlHost = host.includes(':') ? `[${host}]` : host;
       resolve({
         name,
         url: `http://${urlHost}:${bound}`,
-        close: () => new Promise((done) => { server.close(() => done()); server.closeAllConnections(); }),
+        close: () => new Promise((done) => {
+          agent.close();
+          server.close(() => done());
+          server.closeAllConnections();
+        }),
       });
     });
   });

@@ -3,8 +3,9 @@ import { parseArgs } from 'node:util';
 import { HELP, initCommand, presetsCommand, processIo, reloadCommand, runCommand, validateCommand, type Io } from './commands.js';
 import { packageVersion } from './package-info.js';
 import { agentCommand } from './agent.js';
+import { keysCommand } from './keys.js';
 
-const COMMANDS = ['run', 'validate', 'presets', 'init', 'agent', 'reload'] as const;
+const COMMANDS = ['run', 'validate', 'presets', 'init', 'agent', 'reload', 'keys'] as const;
 
 function usageError(io: Io, message: string): number {
   io.err(`lb: ${message}\nRun \`lb --help\` for usage.`);
@@ -29,6 +30,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         'pid-file': { type: 'string' },
         pid: { type: 'string' },
         force: { type: 'boolean' },
+        out: { type: 'string', short: 'o' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -47,7 +49,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return 0;
   }
   if (!(COMMANDS as readonly string[]).includes(command)) return usageError(io, `unknown command "${command}"; commands are ${COMMANDS.join(', ')}.`);
-  if (positionals.length > 1) return usageError(io, `unexpected argument "${positionals[1]}".`);
+  // `keys` takes a subcommand, and `keys fingerprint` a file.
+  const allowed = command !== 'keys' ? 1 : positionals[1] === 'fingerprint' ? 3 : 2;
+  if (positionals.length > allowed) {
+    const hint = command === 'keys' && positionals[1] === 'generate' ? `; name the file with --out ${positionals[allowed]}` : '';
+    return usageError(io, `unexpected argument "${positionals[allowed]}"${hint}.`);
+  }
 
   let port: number | undefined;
   if (values.port !== undefined) {
@@ -67,6 +74,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return initCommand(io, { file: values.config, force: values.force });
     case 'agent':
       return agentCommand(io, { port, host: values.host });
+    case 'keys':
+      return keysCommand(io, positionals[1], { out: values.out, force: values.force, file: positionals[2] });
   }
   return 2;
 }

@@ -102,6 +102,8 @@ export async function verifyRequest(req: IncomingMessage, s: CipherSettings): Pr
     if (declared !== undefined) {
       plaintextLength = plainLength(declared, readU32(first, 16));
       if (plaintextLength === undefined) throw create('LB_ERR_RECORD_INVALID', { detail: `a Content-Length of ${declared} is not that of an unpadded record stream` });
+      // A whole body that holds less than its length implies (padding) is refused before the backend gets any of it.
+      if (complete && opened.data.length !== plaintextLength) throw create('LB_ERR_RECORD_INVALID', { detail: `the records hold ${opened.data.length} bytes of data, not the ${plaintextLength} their length implies (padding is not accepted on requests with a Content-Length)` });
     }
     if (ahead.ended) wholeBody = ahead.chunks;
   } else {

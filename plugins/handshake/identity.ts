@@ -4,7 +4,7 @@
  * itself never appears in the rc.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { toB64u } from './protocol/bytes.js';
 import { importIdentityPrivate, type CryptoLike } from './protocol/primitives.js';
@@ -56,6 +56,8 @@ export function generateIdentityFile(file: string, force = false): IdentityFile 
   mkdirSync(path.dirname(abs), { recursive: true });
   try {
     writeFileSync(abs, pem, { mode: 0o600, flag: force ? 'w' : 'wx' });
+    // `mode` applies only to a new file: a replaced one keeps its old mode.
+    chmodSync(abs, 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${abs} exists; pass --force to replace it (clients pinned to its fingerprint will refuse the new one).`);
     throw new Error(`cannot write the identity key ${abs}: ${(e as Error).message}`);

@@ -151,6 +151,8 @@ export class OpenTransform extends Transform {
       if (typeof r === 'string') return r;
       const bad = this.sequence!.accept(item.sealed.length, r.final);
       if (bad) return bad;
+      // The record that completes a declared length must be the final one: else the backend gets a whole request of a truncated body.
+      if (!r.final && this.expectedPlain !== undefined && this.plainBytes + r.data.length >= this.expectedPlain) return 'the body ends before its final record (truncated)';
       if (r.data.length > 0) {
         this.plainBytes += r.data.length;
         this.push(r.data);

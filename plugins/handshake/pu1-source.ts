@@ -44,6 +44,7 @@ export class Pu1Source {
   private readonly open = new Map<string, { entry: OpenOffer; expiresAt: number }>();
   private current: OpenOffer | undefined;
   private nextReady: OpenOffer | undefined;
+  private readonly waiters: Array<(pair: SuitePair | undefined) => void> = [];
   private making = false;
   private rotateAt = 0;
   private sweeper: NodeJS.Timeout | undefined;
@@ -96,7 +97,7 @@ export class Pu1Source {
       this.stats.offered++;
       return this.current;
     }
-    const pair = this.pool.pop();
+    const pair = this.pool.pop() ?? (await this.awaitPair());
     this.refill();
     if (!pair) return undefined;
     const entry = await makeOffer(this.o, pair, Date.now() + this.o.offerTtlMs, true);
@@ -113,6 +114,25 @@ export class Pu1Source {
     return found.expiresAt > Date.now() ? found.entry : undefined;
   }
 
+  /**
+   * With the pool empty, waits (up to a second) for a pair already being made, one
+   * waiter per pair in the making; others are refused at once (503, Retry-After).
+   */
+  private awaitPair(): Promise<SuitePair | undefined> {
+    if (this.generating === 0 || this.waiters.length >= this.generating) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const waiter = (pair: SuitePair | undefined) => {
+        clearTimeout(timer);
+        resolve(pair);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        resolve(undefined);
+      }, 1000);
+      this.waiters.push(waiter);
+    });
+  }
+
   private async generate(): Promise<SuitePair> {
     const t0 = performance.now();
     const pair = await this.o.suite.generatePair(this.o.crypto);
@@ -127,7 +147,9 @@ export class Pu1Source {
       this.generate().then(
         (pair) => {
           this.generating--;
-          if (!this.stopped) this.pool.push(pair);
+          const waiter = this.waiters.shift();
+          if (waiter) waiter(pair);
+          else if (!this.stopped) this.pool.push(pair);
           this.refill();
         },
         (e: Error) => {

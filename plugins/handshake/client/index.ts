@@ -43,6 +43,8 @@ export interface ConnectOptions {
   streamUploads?: boolean;
   /** Renegotiate this long before the session's expiry. Default 5 s. */
   renewBeforeMs?: number;
+  /** When lb answers the handshake with 503 or 429 and a Retry-After of at most this, wait and try once more. Default 5 s; 0 never waits. */
+  maxRetryWaitSeconds?: number;
 }
 
 /** Makes the client's key pair(s) for one handshake ahead of time. */
@@ -94,8 +96,17 @@ export class Session {
   private async handshake(prepared?: ClientKeys | Promise<ClientKeys>): Promise<void> {
     const c = this.c;
     const url = new URL(HANDSHAKE_PATH, this.base);
-    const first = await this.f(url, { method: 'GET', cache: 'no-store', headers: { accept: 'application/json' } });
-    if (first.headers.get('lb-error')) throw await errorOf(first);
+    const getOffer = () => this.f(url, { method: 'GET', cache: 'no-store', headers: { accept: 'application/json' } });
+    let first = await getOffer();
+    if (first.headers.get('lb-error')) {
+      const error = await errorOf(first);
+      // A busy proxy (503, 429) says when to come back: wait once if that is soon.
+      const wait = error.retryAfter ?? 0;
+      if ((error.status !== 503 && error.status !== 429) || wait > (this.o.maxRetryWaitSeconds ?? 5)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+      first = await getOffer();
+      if (first.headers.get('lb-error')) throw await errorOf(first);
+    }
     if (!first.ok) throw new LbClientError(CLIENT_CODES.BAD_MESSAGE, `the handshake offer came back ${first.status}`);
     const parsed = parseOffer(await first.text());
     if (!parsed.ok) throw new LbClientError(CLIENT_CODES.BAD_MESSAGE, `the handshake offer is malformed: ${parsed.reason}`);

@@ -134,6 +134,10 @@ export class SessionCipher implements BodyCipher {
   encryptResponse(response: ResponseContext): BodyStage | undefined {
     const h = response.headers;
     const status = response.statusCode;
+    // These headers are lb's word to the client: a backend's own would change how the SDK reads the response.
+    delete h['lb-error'];
+    delete h[SEAL_HEADER];
+    delete h[CONTENT_ENCODING_HEADER];
     const binding: Binding = { ...this.v.binding, direction: 'response', status };
     const coding = h['content-encoding'];
     if (coding !== undefined) {

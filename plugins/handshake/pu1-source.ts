@@ -80,6 +80,11 @@ export class Pu1Source {
     clearInterval(this.sweeper);
   }
 
+  /** Whether one PU1 serves many handshakes. */
+  get rotating(): boolean {
+    return this.o.mode === 'rotating';
+  }
+
   /** Pairs ready in the pool. */
   get ready(): number {
     return this.pool.length;

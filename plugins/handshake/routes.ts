@@ -37,9 +37,14 @@ export function claimRoutes(pipeline: Pipeline, r: RouteSettings): void {
     maxBodyBytes: 8192,
     timeoutMs: 10_000,
     async handler({ req, readBody }) {
-      if (req.method === 'GET') {
+      // A client's handshake budget is spent where the cost is: on the pooled PU1 it takes (GET), or,
+      // when one rotating PU1 serves many handshakes, on each answer that lb decrypts (POST).
+      const costly = r.source.rotating ? req.method === 'POST' : req.method === 'GET';
+      if (costly) {
         const wait = r.limits.takeToken(req.socket.remoteAddress ?? 'unknown');
         if (wait > 0) throw create('LB_ERR_HANDSHAKE_RATE_LIMITED', { client: req.socket.remoteAddress ?? 'unknown', retryAfter: Math.ceil(wait) }, { retryAfter: wait });
+      }
+      if (req.method === 'GET') {
         const offer = await r.source.offer();
         if (!offer) {
           const rate = r.source.refillRate;

@@ -21,7 +21,7 @@ export const handshakeSchema = {
       properties: {
         mode: {
           type: 'string', enum: ['pool', 'rotating'], default: 'pool',
-          description: '"pool": a fresh PU1 per handshake, made ahead of time and used once (forward secrecy per session; sustained rate bounded by key generation, a few per second per core for RSA). "rotating": one PU1 shared by every handshake of a rotation period (cheap; a PR1 leaked within its period exposes that period\'s handshakes). Unit: mode.',
+          description: '"pool": a fresh PU1 per handshake, made ahead of time and used once (forward secrecy per session; sustained rate bounded by key generation, a few per second per core for RSA). "rotating": one PU1 shared by every handshake of a rotation period (cheap; with x25519 a leaked PR1 exposes the K of that period\'s sessions, with RSA only their PU2 and the chance to impersonate lb while the offer is valid). Unit: mode.',
         },
         poolSize: { type: 'integer', minimum: 1, maximum: 10000, default: 32, description: 'PU1 pairs kept ready in "pool" mode. Unit: key pairs.' },
         refillConcurrency: { type: 'integer', minimum: 1, maximum: 16, default: 1, description: 'Key pairs generated at once in the background (each occupies a libuv thread-pool thread). Unit: key pairs.' },

@@ -29,6 +29,7 @@ export const CLIENT_CODES = {
   BAD_MESSAGE: 'LB_ERR_CLIENT_BAD_MESSAGE',
   HANDSHAKE_FAILED: 'LB_ERR_CLIENT_HANDSHAKE_FAILED',
   BAD_RESPONSE: 'LB_ERR_CLIENT_BAD_RESPONSE',
+  REDIRECT: 'LB_ERR_CLIENT_REDIRECT',
 } as const;
 
 /** The LbClientError of an lb error response (one with an `lb-error` header). */

@@ -21,6 +21,7 @@ export type { ClientKeys, SuiteId } from '../protocol/suites.js';
 export type { CryptoLike } from '../protocol/primitives.js';
 
 const HANDSHAKE_PATH = '/.lb/handshake';
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
 export interface ConnectOptions {
   /** The proxy's identity fingerprint (`SHA256:…`, from `lb keys fingerprint`): offers not signed by it are refused. */
@@ -143,12 +144,14 @@ export class Session {
       return { res, binding };
     };
     let { res, binding } = await attempt();
-    if (res.headers.get('lb-error') === 'LB_ERR_SESSION_UNKNOWN' && !(body instanceof ReadableStream)) {
+    // lb's error responses are not authenticated: renegotiate and resend by itself only where sending twice is harmless.
+    if (res.headers.get('lb-error') === 'LB_ERR_SESSION_UNKNOWN' && IDEMPOTENT.has(method) && !(body instanceof ReadableStream)) {
       await res.body?.cancel();
       await this.renew();
       ({ res, binding } = await attempt());
     }
     if (res.headers.get('lb-error')) throw await errorOf(res);
+    if (res.type === 'opaqueredirect') throw new LbClientError(CLIENT_CODES.REDIRECT, `${method} ${path} answered with a redirect, which browsers hide from scripts; lb/client does not follow redirects (each request is sealed for its own path)`);
     return this.decrypt(res, { ...binding, direction: 'response', status: res.status });
   }
 
@@ -197,7 +200,8 @@ export class Session {
       sent = body.pipeThrough(sealStream(this.c, this.k, binding, rs));
       extra.duplex = 'half';
     }
-    const res = await this.f(url, { ...init, ...extra, method, headers, body: sent, cache: 'no-store' } as RequestInit);
+    // Redirects are returned, not followed: a request is sealed for its own path, and its session headers must not go elsewhere.
+    const res = await this.f(url, { ...init, ...extra, method, headers, body: sent, cache: 'no-store', redirect: 'manual' } as RequestInit);
     return { res, binding };
   }
 

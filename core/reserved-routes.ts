@@ -38,6 +38,8 @@ export interface RouteSpec {
   maxBodyBytes?: number;
   /** Time the handler has to answer or start its response, in ms (default 10 s); then 504. */
   timeoutMs?: number;
+  /** How lb writes its own errors on this route (see RequestContext.errorFormat). Default `text`. */
+  errorFormat?: 'text' | 'json';
 }
 
 /** A claimed route, with the plugin that owns it. */
@@ -46,7 +48,7 @@ export interface Route extends Required<Omit<RouteSpec, 'prefix'>> {
   readonly plugin: string;
 }
 
-const DEFAULTS = { methods: ['GET', 'HEAD'], maxBodyBytes: 64 * 1024, timeoutMs: 10_000 };
+const DEFAULTS = { methods: ['GET', 'HEAD'], maxBodyBytes: 64 * 1024, timeoutMs: 10_000, errorFormat: 'text' as const };
 
 /**
  * The path a backend could take a request URL for, for deciding whether it is
@@ -123,6 +125,7 @@ export class ReservedRoutes {
       methods: (spec.methods ?? DEFAULTS.methods).map((m) => m.toUpperCase()),
       maxBodyBytes: spec.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
       timeoutMs: spec.timeoutMs ?? DEFAULTS.timeoutMs,
+      errorFormat: spec.errorFormat === 'json' ? 'json' : DEFAULTS.errorFormat,
     };
     if (prefix) this.prefixes.push(route);
     else this.exact.set(path, route);

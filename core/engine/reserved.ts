@@ -19,6 +19,7 @@ export function serveReserved(routes: ReservedRoutes, ctx: EngineContext, fail: 
     fail(ctx, new LbError('LB_ERR_ROUTE_NOT_FOUND', { path: path.slice(0, 200) }));
     return;
   }
+  ctx.errorFormat = route.errorFormat;
   const method = req.method ?? 'GET';
   if (!route.methods.includes(method)) {
     res.setHeader('allow', route.methods.join(', '));

@@ -36,6 +36,7 @@ export function claimRoutes(pipeline: Pipeline, r: RouteSettings): void {
     methods: ['GET', 'POST', 'DELETE'],
     maxBodyBytes: 8192,
     timeoutMs: 10_000,
+    errorFormat: 'json',
     async handler({ req, readBody }) {
       // A client's handshake budget is spent where the cost is: on the pooled PU1 it takes (GET), or,
       // when one rotating PU1 serves many handshakes, on each answer that lb decrypts (POST).

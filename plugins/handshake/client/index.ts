@@ -150,6 +150,7 @@ export class Session {
       await this.renew();
       ({ res, binding } = await attempt());
     }
+    if (res.headers.get('lb-error') === 'LB_ERR_SESSION_UNKNOWN') this.expires = 0; // the next fetch renegotiates first
     if (res.headers.get('lb-error')) throw await errorOf(res);
     if (res.type === 'opaqueredirect') throw new LbClientError(CLIENT_CODES.REDIRECT, `${method} ${path} answered with a redirect, which browsers hide from scripts; lb/client does not follow redirects (each request is sealed for its own path)`);
     return this.decrypt(res, { ...binding, direction: 'response', status: res.status });

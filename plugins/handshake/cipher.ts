@@ -99,6 +99,7 @@ export async function verifyRequest(req: IncomingMessage, s: CipherSettings): Pr
     if (declared !== undefined && ahead.bytes > declared) throw create('LB_ERR_RECORD_INVALID', { detail: 'more bytes than the Content-Length' });
     const opened = openPrefix(session.k, binding, complete ? first : first.subarray(0, Math.min(first.length, HEADER_BYTES + rs)), s.maxRecordSize, complete);
     if (!('data' in opened)) throw refused(opened, s.maxRecordSize);
+    if (!complete && opened.final && declared !== undefined) throw create('LB_ERR_RECORD_INVALID', { detail: 'data follows the final record' });
     if (declared !== undefined) {
       plaintextLength = plainLength(declared, readU32(first, 16));
       if (plaintextLength === undefined) throw create('LB_ERR_RECORD_INVALID', { detail: `a Content-Length of ${declared} is not that of an unpadded record stream` });

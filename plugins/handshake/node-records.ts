@@ -170,7 +170,7 @@ export type OpenFailure = { reason: string; tooLarge?: undefined } | { reason: s
  * `bytes`. With `complete`, `bytes` is the whole message and must end with its final
  * record. Returns the data or why it was refused; nothing is released on failure.
  */
-export function openPrefix(k: Uint8Array, binding: Binding, bytes: Uint8Array, maxRecordSize: number, complete: boolean): { data: Buffer } | OpenFailure {
+export function openPrefix(k: Uint8Array, binding: Binding, bytes: Uint8Array, maxRecordSize: number, complete: boolean): { data: Buffer; final: boolean } | OpenFailure {
   if (bytes.length >= 20) {
     const rs = ((bytes[16] << 24) >>> 0) + (bytes[17] << 16) + (bytes[18] << 8) + bytes[19];
     if (rs > maxRecordSize) return { reason: `record size ${rs} is above ${maxRecordSize}`, tooLarge: rs };
@@ -202,7 +202,7 @@ export function openPrefix(k: Uint8Array, binding: Binding, bytes: Uint8Array, m
     const truncated = sequence!.end();
     if (truncated) return { reason: truncated };
   }
-  return { data: Buffer.concat(out) };
+  return { data: Buffer.concat(out), final: sequence?.done ?? false };
 }
 
 /** Seals a whole message held in memory (small ones: lb-seal headers). */

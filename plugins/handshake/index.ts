@@ -57,6 +57,9 @@ export default definePlugin<OptionsOf<typeof handshakeSchema>>({
     pipeline.hooks.encrypt.tapPromise(PLUGIN_NAME, async (ctx) => {
       const h = ctx.req.headers;
       if (h[SESSION_HEADER] === undefined) {
+        // Session headers without a session mean nothing to a backend.
+        delete h[REQUEST_HEADER];
+        delete h[SEAL_HEADER];
         if (refusePlaintext) {
           ctx.errorFormat = 'json';
           throw handshakeErrors.create('LB_ERR_SESSION_REQUIRED');

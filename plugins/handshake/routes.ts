@@ -94,5 +94,5 @@ async function complete(r: RouteSettings, text: string): Promise<string> {
   const expires = now + r.sessionTtlMs;
   await r.sessions.create(toB64u(sessionId), { suite: r.suite.id, created: now, expires, k });
   r.stats.handshakes++;
-  return encodeAccept({ sessionId, expires, wrappedK });
+  return encodeAccept({ sessionId, expires, wrappedK, maxRecordSize: r.cipher.maxRecordSize });
 }

@@ -54,8 +54,9 @@ describe('the handshake across reloads', () => {
     fs.writeFileSync(notKey, 'hello\n');
     const result = await lb.reload(() => resolveRc(rc({ identityKey: notKey, createIdentity: false })));
     expect(result.ok).to.equal(false);
-    expect(result.error?.code).to.equal('LB_ERR_HANDSHAKE_IDENTITY');
-    expect(result.error?.message).to.contain('not-a-key.pem').and.to.contain('lb keys generate');
+    const error = (result as { error?: { code: string; message: string } }).error;
+    expect(error?.code).to.equal('LB_ERR_HANDSHAKE_IDENTITY');
+    expect(error?.message).to.contain('not-a-key.pem').and.to.contain('lb keys generate');
     expect((await session.fetch('/still')).status).to.equal(200);
   });
 });

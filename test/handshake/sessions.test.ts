@@ -88,6 +88,22 @@ describe('handshake: sessions', function () {
   const servers = handshakeServers();
   const fast = { suite: 'x25519', pu1: { poolSize: 4 } };
 
+  it('seals request bodies with records no larger than the maxRecordSize lb states in its accept', async () => {
+    const b = await servers.backend();
+    const lb = await servers.secureLb([b.url], { ...fast, maxRecordSize: 1024 });
+    const w = wire();
+    const session = await connect(lb.url, { pin: lb.pin, fetch: w.fetch });
+    const body = new Uint8Array(5000).fill(7);
+    const res = await session.fetch('/small-records', { method: 'PUT', body });
+    expect(res.status).to.equal(200);
+    await res.text();
+    expect(b.seen.at(-1)!.body.equals(Buffer.from(body))).to.equal(true);
+    // The body's header (salt, then rs as a 32-bit big-endian integer) says 1024.
+    const sealed = w.exchanges.at(-1)!.requestBody as Uint8Array;
+    expect(Buffer.from(sealed.subarray(16, 20)).readUInt32BE(0)).to.equal(1024);
+    expect(sealed.length).to.equal(21 + 5000 + 17 * Math.ceil(5000 / (1024 - 17)));
+  });
+
   it('closes a session: its request headers, replayed, then get 401 LB_ERR_SESSION_UNKNOWN instead of 400 LB_ERR_REQUEST_REPLAYED', async () => {
     const b = await servers.backend();
     const lb = await servers.secureLb([b.url], fast);

@@ -75,6 +75,7 @@ export class Session {
   private k: Uint8Array = new Uint8Array(0);
   private sid: Uint8Array = new Uint8Array(0);
   private renewing: Promise<void> | undefined;
+  private maxRecordSize = DEFAULT_RECORD_SIZE;
   /** The session id lb chose (base64url), and when the session expires (ms since the epoch). */
   id = '';
   expires = 0;
@@ -120,13 +121,14 @@ export class Session {
     if (second.headers.get('lb-error')) throw await errorOf(second);
     const accepted = parseAccept(await second.text());
     if (!accepted.ok) throw new LbClientError(CLIENT_CODES.BAD_MESSAGE, `the handshake answer is malformed: ${accepted.reason}`);
-    const { sessionId, wrappedK, expires } = accepted.value;
+    const { sessionId, wrappedK, expires, maxRecordSize } = accepted.value;
     const k = await offer.suite.unwrapK(c, keys, offer.pu1, wrappedK, await acceptBinding(c, offer, sealedPu2, sessionId));
     if (!k || k.length !== 32) throw new LbClientError(CLIENT_CODES.HANDSHAKE_FAILED, 'K does not unwrap under PU2: the answer is not for this handshake');
     this.k = k;
     this.sid = sessionId;
     this.id = toB64u(sessionId);
     this.expires = expires;
+    this.maxRecordSize = maxRecordSize ?? DEFAULT_RECORD_SIZE;
   }
 
   /**
@@ -190,7 +192,7 @@ export class Session {
     headers.set('lb-accept-encoding', this.o.acceptEncoding ?? 'gzip, deflate');
     headers.delete('content-length');
     if (init.body instanceof URLSearchParams && !headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
-    const rs = this.o.recordSize ?? DEFAULT_RECORD_SIZE;
+    const rs = Math.min(this.o.recordSize ?? DEFAULT_RECORD_SIZE, this.maxRecordSize);
     let sent: BodyInit | undefined;
     const extra: Record<string, unknown> = {};
     if (body === undefined || (body instanceof Uint8Array && body.length === 0)) {

@@ -36,6 +36,8 @@ export interface Accept {
   readonly sessionId: Uint8Array;
   readonly expires: number;
   readonly wrappedK: Uint8Array;
+  /** The largest record size lb accepts in request bodies (absent: 65536). */
+  readonly maxRecordSize?: number;
 }
 
 /** The bytes the identity key signs for an offer. */
@@ -63,7 +65,7 @@ export function encodeAnswer(answer: Answer): string {
 }
 
 export function encodeAccept(accept: Accept): string {
-  return JSON.stringify({ v: PROTOCOL_VERSION, session: toB64u(accept.sessionId), expires: accept.expires, k: toB64u(accept.wrappedK) });
+  return JSON.stringify({ v: PROTOCOL_VERSION, session: toB64u(accept.sessionId), expires: accept.expires, k: toB64u(accept.wrappedK), ...(accept.maxRecordSize === undefined ? {} : { rs: accept.maxRecordSize }) });
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -127,5 +129,7 @@ export function parseAccept(text: string): Parsed<Accept> {
   const wrappedK = bytes(o, 'k', 32, 512);
   const expires = time(o, 'expires');
   for (const v of [sessionId, wrappedK, expires]) if (typeof v === 'string') return { ok: false, reason: v };
-  return { ok: true, value: { sessionId: sessionId as Uint8Array, wrappedK: wrappedK as Uint8Array, expires: expires as number } };
+  const rs = o.rs;
+  if (rs !== undefined && !(Number.isInteger(rs) && (rs as number) >= 18 && (rs as number) <= 65536)) return { ok: false, reason: '"rs" must be an integer from 18 to 65536' };
+  return { ok: true, value: { sessionId: sessionId as Uint8Array, wrappedK: wrappedK as Uint8Array, expires: expires as number, ...(rs === undefined ? {} : { maxRecordSize: rs as number }) } };
 }

@@ -24,7 +24,7 @@ export function openGate(ctx: EngineContext): void {
 export function bodyFor(ctx: EngineContext, maxBodyBytes: number, onError: (ctx: EngineContext, error: Error) => void): Readable | undefined {
   const req = ctx.req;
   const stages = ctx.requestStages;
-  if (stages === undefined && !hasBody(req)) return ctx.attempts > 1 ? Readable.from([]) : undefined;
+  if (stages === undefined && !hasBody(req) && ctx.bodySource === undefined) return ctx.attempts > 1 ? Readable.from([]) : undefined;
   let body = ctx.gated;
   if (body === undefined) {
     let source: Readable = ctx.bodySource ?? req;

@@ -5,10 +5,10 @@
  * decrypted record by record, and the response encrypted as the last stage.
  */
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { BodyCipher, BodyStage, LbError, RequestContext, ResponseContext } from '../../core/index.js';
 import { fromB64u, readU32, readU64, toB64u } from './protocol/bytes.js';
-import { HEADER_BYTES, plainLength, sealedLength, type Binding } from './protocol/records.js';
+import { HEADER_BYTES, bindingAad, plainLength, sealedLength, type Binding } from './protocol/records.js';
 import { OpenTransform, SealTransform, openPrefix, sealWhole, type OpenFailure } from './node-records.js';
 import { handshakeErrors } from './errors.js';
 import { readAhead } from './read-ahead.js';
@@ -54,8 +54,9 @@ export interface VerifiedRequest {
   readonly binding: Binding;
   /** The plaintext length, when the ciphertext's Content-Length is known. */
   readonly plaintextLength: number | undefined;
-  /** The body's chunks when it ended while its first record was checked. */
-  readonly wholeBody: Buffer[] | undefined;
+  readonly aad: Uint8Array;
+  /** The whole body's plaintext, when all of it arrived while its first record was checked. */
+  readonly plaintext: Buffer | undefined;
 }
 
 /**
@@ -75,15 +76,16 @@ export async function verifyRequest(req: IncomingMessage, s: CipherSettings): Pr
   const session = await s.sessions.get(sid);
   if (!session) throw create('LB_ERR_SESSION_UNKNOWN', { session: sid });
   const binding: Binding = { direction: 'request', sessionId: sidBytes, requestId: ridBytes, method: req.method ?? 'GET', path: req.url ?? '/' };
+  const aad = bindingAad(binding);
   const seal = one(h[SEAL_HEADER]);
   let plaintextLength: number | undefined;
-  let wholeBody: Buffer[] | undefined;
+  let plaintext: Buffer | undefined;
   if (hasBody(req)) {
     if (seal !== undefined) throw create('LB_ERR_SESSION_HEADERS', { detail: 'lb-seal is for requests without a body; a body carries its own records' });
     const declared = h['content-length'] === undefined ? undefined : Number(h['content-length']);
     let rs = 0;
     const ahead = await readAhead(req, (bytes, chunks) => {
-      if (declared !== undefined && bytes >= declared) return true;
+      if (declared !== undefined && bytes >= declared) return 'whole';
       if (bytes < HEADER_BYTES) return false;
       if (rs === 0) {
         const head = chunks[0].length >= HEADER_BYTES ? chunks[0] : Buffer.concat(chunks);
@@ -97,7 +99,7 @@ export async function verifyRequest(req: IncomingMessage, s: CipherSettings): Pr
     // The whole body is here when it ended, or when its declared length arrived.
     const complete = ahead.ended || (declared !== undefined && ahead.bytes >= declared);
     if (declared !== undefined && ahead.bytes > declared) throw create('LB_ERR_RECORD_INVALID', { detail: 'more bytes than the Content-Length' });
-    const opened = openPrefix(session.k, binding, complete ? first : first.subarray(0, Math.min(first.length, HEADER_BYTES + rs)), s.maxRecordSize, complete);
+    const opened = openPrefix(session.k, binding, complete ? first : first.subarray(0, Math.min(first.length, HEADER_BYTES + rs)), s.maxRecordSize, complete, aad);
     if (!('data' in opened)) throw refused(opened, s.maxRecordSize);
     if (!complete && opened.final && declared !== undefined) throw create('LB_ERR_RECORD_INVALID', { detail: 'data follows the final record' });
     if (declared !== undefined) {
@@ -106,16 +108,17 @@ export async function verifyRequest(req: IncomingMessage, s: CipherSettings): Pr
       // A whole body that holds less than its length implies (padding) is refused before the backend gets any of it.
       if (complete && opened.data.length !== plaintextLength) throw create('LB_ERR_RECORD_INVALID', { detail: `the records hold ${opened.data.length} bytes of data, not the ${plaintextLength} their length implies (padding is not accepted on requests with a Content-Length)` });
     }
-    if (ahead.ended) wholeBody = ahead.chunks;
+    // Read whole (most small bodies): the backend gets this plaintext, with no stage to decrypt it again.
+    if (complete) plaintext = opened.data;
   } else {
     const sealed = seal === undefined ? undefined : fromB64u(seal, 1024);
     if (!sealed) throw create('LB_ERR_SESSION_HEADERS', { detail: 'a request without a body carries the sealed empty body in lb-seal (base64url)' });
-    const opened = openPrefix(session.k, binding, sealed, s.maxRecordSize, true);
+    const opened = openPrefix(session.k, binding, sealed, s.maxRecordSize, true, aad);
     if (!('data' in opened)) throw refused(opened, s.maxRecordSize);
     if (opened.data.length !== 0) throw create('LB_ERR_RECORD_INVALID', { detail: 'the lb-seal of a bodiless request must seal an empty body' });
   }
   if (!(await s.sessions.firstSeen(sid, rid!, s.replayWindowMs * 2))) throw create('LB_ERR_REQUEST_REPLAYED', { session: sid });
-  return { sid, rid: rid!, k: session.k, binding, plaintextLength, wholeBody };
+  return { sid, rid: rid!, k: session.k, binding, aad, plaintextLength, plaintext };
 }
 
 /** The body cipher of one verified request. */
@@ -126,8 +129,8 @@ export class SessionCipher implements BodyCipher {
   }
 
   decryptRequest(ctx: RequestContext): BodyStage | undefined {
-    if (!hasBody(ctx.req)) return undefined;
-    const stage = new OpenTransform(this.v.k, this.v.binding, this.s.maxRecordSize, (reason) => create('LB_ERR_RECORD_INVALID', { detail: reason }));
+    if (this.v.plaintext !== undefined || !hasBody(ctx.req)) return undefined;
+    const stage = new OpenTransform(this.v.k, this.v.binding, this.s.maxRecordSize, (reason) => create('LB_ERR_RECORD_INVALID', { detail: reason }), this.v.aad);
     stage.expectedPlain = this.v.plaintextLength;
     return stage;
   }
@@ -160,7 +163,15 @@ export class SessionCipher implements BodyCipher {
   }
 }
 
-/** The body to read instead of the spent request, when it ended during the check. */
-export function wholeBodySource(v: VerifiedRequest): Readable | undefined {
-  return v.wholeBody ? Readable.from(v.wholeBody) : undefined;
+/**
+ * The body to read instead of the spent request, when all of it arrived during the
+ * check: its plaintext, sent with its Content-Length.
+ */
+export function wholeBodySource(req: IncomingMessage, v: VerifiedRequest): Readable | undefined {
+  if (v.plaintext === undefined) return undefined;
+  req.headers['content-length'] = String(v.plaintext.length);
+  delete req.headers['transfer-encoding'];
+  const body = new PassThrough();
+  body.end(v.plaintext);
+  return body;
 }

@@ -68,7 +68,7 @@ export default definePlugin<OptionsOf<typeof handshakeSchema>>({
       }
       ctx.errorFormat = 'json';
       const v = await verifyRequest(ctx.req, cipher);
-      ctx.bodySource = wholeBodySource(v);
+      ctx.bodySource = wholeBodySource(ctx.req, v);
       delete h[SESSION_HEADER];
       delete h[REQUEST_HEADER];
       delete h[SEAL_HEADER];

@@ -7,7 +7,7 @@
  * record i's nonce is the nonce base XOR i. This file is the framing; the ciphers
  * that run it are in node-records.ts (proxy) and web-records.ts (any WebCrypto).
  */
-import { concat, field16, field8, readU32, u16, u32, u8, utf8 } from './bytes.js';
+import { concat, readU32, u32, utf8 } from './bytes.js';
 
 export const SALT_BYTES = 16;
 export const HEADER_BYTES = SALT_BYTES + 4 + 1;
@@ -44,18 +44,39 @@ export interface Binding {
   readonly status?: number;
 }
 
-/** The additional data of every record of a message. */
+const AAD_LABEL = concat(utf8('lb/1 record'), Uint8Array.of(0));
+
+/**
+ * The additional data of every record of a message: label, direction, then
+ * field8(session id), field8(request id), field8(method), field16(path), u16(status).
+ * Written into one buffer (it runs for every message).
+ */
 export function bindingAad(b: Binding): Uint8Array {
-  return concat(
-    utf8('lb/1 record'),
-    Uint8Array.of(0),
-    u8(DIRECTION_BYTE[b.direction]),
-    field8(b.sessionId),
-    field8(b.requestId),
-    field8(utf8(b.method.toUpperCase())),
-    field16(utf8(b.path)),
-    u16(b.direction === 'response' ? (b.status ?? 0) : 0),
-  );
+  const method = utf8(b.method.toUpperCase());
+  const path = utf8(b.path);
+  if (b.sessionId.length > 255 || b.requestId.length > 255 || method.length > 255 || path.length > 0xffff) throw new RangeError('binding field too long');
+  const out = new Uint8Array(AAD_LABEL.length + 1 + 1 + b.sessionId.length + 1 + b.requestId.length + 1 + method.length + 2 + path.length + 2);
+  let o = 0;
+  out.set(AAD_LABEL, o);
+  o += AAD_LABEL.length;
+  out[o++] = DIRECTION_BYTE[b.direction];
+  out[o++] = b.sessionId.length;
+  out.set(b.sessionId, o);
+  o += b.sessionId.length;
+  out[o++] = b.requestId.length;
+  out.set(b.requestId, o);
+  o += b.requestId.length;
+  out[o++] = method.length;
+  out.set(method, o);
+  o += method.length;
+  out[o++] = path.length >>> 8;
+  out[o++] = path.length & 0xff;
+  out.set(path, o);
+  o += path.length;
+  const status = b.direction === 'response' ? (b.status ?? 0) : 0;
+  out[o++] = (status >>> 8) & 0xff;
+  out[o] = status & 0xff;
+  return out;
 }
 
 export function encodeHeader(salt: Uint8Array, rs: number): Uint8Array {
@@ -74,7 +95,8 @@ export function parseHeader(bytes: Uint8Array, maxRecordSize = MAX_RECORD_SIZE):
 
 /** Nonce of record `seq`: the base XOR seq as a 96-bit big-endian integer. */
 export function nonceFor(base: Uint8Array, seq: number): Uint8Array {
-  const n = base.slice();
+  // A copy even when `base` is a Buffer (whose slice() is a view).
+  const n = new Uint8Array(base);
   let s = seq;
   for (let i = 11; i >= 4 && s > 0; i--) {
     n[i] ^= s & 0xff;

@@ -51,7 +51,7 @@ export interface RawResponse {
 export interface RawRequest {
   method?: string;
   path: string;
-  headers?: Record<string, string | number>;
+  headers?: Record<string, string | number | string[]>;
   /** The body, whole; or a function that writes it to the request (and ends it). */
   body?: string | Uint8Array | ((req: http.ClientRequest) => Promise<void>);
 }
@@ -212,7 +212,7 @@ export function craftBody(k: Uint8Array, binding: Binding, rs: number, records: 
 }
 
 /** Opens a response of lb to `request` (its body, or its lb-seal when bodiless); throws when it does not authenticate. */
-export function openResponse(s: RawSession, request: SealedRequest, res: RawResponse): Buffer {
+export function openResponse(s: RawSession, request: Pick<SealedRequest, 'binding'>, res: RawResponse): Buffer {
   const binding: Binding = { ...request.binding, direction: 'response', status: res.status };
   const seal = res.headers['lb-seal'];
   const sealed = typeof seal === 'string' ? fromB64u(seal, 1024) : res.body;

@@ -9,6 +9,7 @@ import { Sessions } from './sessions.js';
 import { SessionCipher, SESSION_HEADER, REQUEST_HEADER, SEAL_HEADER, ACCEPT_ENCODING_HEADER, verifyRequest, wholeBodySource, type CipherSettings } from './cipher.js';
 import { claimRoutes, HANDSHAKE_PATH } from './routes.js';
 import { suiteOf } from './protocol/suites.js';
+import { identitySigner, serverSuite } from './server-crypto.js';
 import type { CryptoLike } from './protocol/primitives.js';
 
 const PLUGIN_NAME = 'handshake';
@@ -43,7 +44,7 @@ export default definePlugin<OptionsOf<typeof handshakeSchema>>({
     const key = await signingKey(crypto, identity);
     const suite = suiteOf(o.suite)!;
     const source = pipeline.keep(`pu1:${o.suite}:${o.pu1.mode}:${identity.fingerprint}:${o.webcrypto}`, () => new Pu1Source({
-      crypto, suite, identity: { spki: identity.spki, key },
+      crypto, suite, identity: { spki: identity.spki, key, signSync: o.webcrypto === 'native' ? identitySigner(identity.pkcs8) : undefined },
       mode: o.pu1.mode, poolSize: o.pu1.poolSize, refillConcurrency: o.pu1.refillConcurrency, rotateMs: o.pu1.rotateSeconds * 1000, offerTtlMs: o.offerTtlMs,
       onError: (e) => pipeline.logger.error(`handshake: making a PU1 failed: ${e.message}`),
     }));
@@ -52,7 +53,8 @@ export default definePlugin<OptionsOf<typeof handshakeSchema>>({
     limits.configure(o.limits.concurrent, o.limits.perClientBurst, o.limits.perClientPerSecond);
     const cipher: CipherSettings = { sessions, replayWindowMs: o.replayWindowSeconds * 1000, recordSize: o.recordSize, maxRecordSize: o.maxRecordSize, readAheadMs: 10_000 };
     const stats = pipeline.keep('stats', () => ({ handshakes: 0, failures: 0, closed: 0 }));
-    claimRoutes(pipeline, { crypto, suite, source, sessions, limits, sessionTtlMs: o.sessionTtlSeconds * 1000, cipher, stats });
+    const server = o.webcrypto === 'native' ? serverSuite(suite, crypto) : undefined;
+    claimRoutes(pipeline, { crypto, suite, server, source, sessions, limits, sessionTtlMs: o.sessionTtlSeconds * 1000, cipher, stats });
     const refusePlaintext = o.plaintext === 'refuse';
     pipeline.hooks.encrypt.tapPromise(PLUGIN_NAME, async (ctx) => {
       const h = ctx.req.headers;

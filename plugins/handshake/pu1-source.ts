@@ -21,7 +21,8 @@ export interface OpenOffer {
 export interface Pu1SourceOptions {
   readonly crypto: CryptoLike;
   readonly suite: Suite;
-  readonly identity: { readonly spki: Uint8Array; readonly key: CryptoKey };
+  /** `signSync`: the same ECDSA signature (r || s) with node:crypto, where it can be used (a few tens of µs). */
+  readonly identity: { readonly spki: Uint8Array; readonly key: CryptoKey; readonly signSync?: (data: Uint8Array) => Uint8Array };
   readonly mode: 'pool' | 'rotating';
   readonly poolSize: number;
   readonly refillConcurrency: number;
@@ -32,7 +33,8 @@ export interface Pu1SourceOptions {
 
 async function makeOffer(o: Pu1SourceOptions, pair: SuitePair, expires: number, single: boolean): Promise<OpenOffer> {
   const offerId = randomBytes(o.crypto, OFFER_ID_BYTES);
-  const signature = await sign(o.crypto, o.identity.key, offerSignedBytes(o.suite.id, offerId, expires, pair.publicBytes));
+  const signed = offerSignedBytes(o.suite.id, offerId, expires, pair.publicBytes);
+  const signature = o.identity.signSync ? o.identity.signSync(signed) : await sign(o.crypto, o.identity.key, signed);
   const offer: Offer = { suite: o.suite, offerId, pu1: pair.publicBytes, expires, identity: o.identity.spki, signature };
   return { offer, json: encodeOffer(offer), privateKey: pair.privateKey, single };
 }

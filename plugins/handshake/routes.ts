@@ -9,6 +9,7 @@ import { KEY_BYTES, SESSION_ID_BYTES, acceptBinding, answerAad, encodeAccept, pa
 import { randomBytes, type CryptoLike } from './protocol/primitives.js';
 import type { Suite } from './protocol/suites.js';
 import { handshakeErrors } from './errors.js';
+import { acceptBindingSync, answerAadSync, type ServerSuite } from './server-crypto.js';
 import { verifyRequest, type CipherSettings } from './cipher.js';
 import type { HandshakeLimits } from './limits.js';
 import type { Pu1Source } from './pu1-source.js';
@@ -19,6 +20,8 @@ export const HANDSHAKE_PATH = '/.lb/handshake';
 export interface RouteSettings {
   readonly crypto: CryptoLike;
   readonly suite: Suite;
+  /** node:crypto for steps 2 and 3 (with Node's own WebCrypto); absent: the WebCrypto suite, as with @peculiar/webcrypto. */
+  readonly server: ServerSuite | undefined;
   readonly source: Pu1Source;
   readonly sessions: Sessions;
   readonly limits: HandshakeLimits;
@@ -80,13 +83,17 @@ async function complete(r: RouteSettings, text: string): Promise<string> {
   const open = r.source.take(toB64u(offerId));
   if (!open) throw create('LB_ERR_HANDSHAKE_OFFER_UNKNOWN');
   const c = r.crypto;
-  const pu2 = await r.suite.openPu2(c, open.privateKey, open.offer.pu1, sealedPu2, await answerAad(c, open.offer));
+  const server = r.server;
+  const aad = server ? answerAadSync(open.offer) : await answerAad(c, open.offer);
+  const pu2 = server ? await server.openPu2(open.privateKey, open.offer.pu1, sealedPu2, aad) : await r.suite.openPu2(c, open.privateKey, open.offer.pu1, sealedPu2, aad);
   if (!pu2) throw create('LB_ERR_HANDSHAKE_FAILED');
   const sessionId = randomBytes(c, SESSION_ID_BYTES);
   const k = randomBytes(c, KEY_BYTES);
   let wrappedK: Uint8Array;
   try {
-    wrappedK = await r.suite.wrapK(c, open.privateKey, pu2, k, await acceptBinding(c, open.offer, sealedPu2, sessionId));
+    wrappedK = server
+      ? server.wrapK(open.privateKey, pu2, k, acceptBindingSync(open.offer, sealedPu2, sessionId))
+      : await r.suite.wrapK(c, open.privateKey, pu2, k, await acceptBinding(c, open.offer, sealedPu2, sessionId));
   } catch {
     throw create('LB_ERR_HANDSHAKE_FAILED');
   }

@@ -176,4 +176,11 @@ export interface BodyCipher {
   readonly plaintextLength?: number;
   /** Stage that turns the backend's plaintext into ciphertext; may also edit `response.headers`. */
   encryptResponse(response: ResponseContext): BodyStage | undefined;
+  /**
+   * Optional: seals a whole body held in memory in one call (what encryptResponse's
+   * stage would send, headers edited the same way; undefined for a response without a
+   * body). The core uses it for bodies of known length up to `sealBodyLimit` bytes.
+   */
+  sealBody?(response: ResponseContext, body: Buffer): Buffer | undefined;
+  readonly sealBodyLimit?: number;
 }

@@ -105,6 +105,15 @@ export function respond(w: ResponseWriter, ctx: EngineContext, upstream: Incomin
   );
 }
 
+/** Whether a response's body is small and of known length: the cipher seals it in one call. */
+function sealsWhole(response: ResponseContext, body: Buffer | undefined, limit: number): boolean {
+  if (body !== undefined) return body.length <= limit;
+  const declared = response.headers['content-length'];
+  if (declared === undefined) return false;
+  const n = Number(declared);
+  return Number.isSafeInteger(n) && n >= 0 && n <= limit;
+}
+
 function sendTransformed(w: ResponseWriter, ctx: EngineContext, response: ResponseContext): void {
   const res = ctx.res;
   const upstream = response.upstream;
@@ -124,6 +133,21 @@ function sendTransformed(w: ResponseWriter, ctx: EngineContext, response: Respon
   }
   if (response.stages !== undefined) delete response.headers['content-length'];
   else if (body !== undefined) response.headers['content-length'] = body.length;
+  const cipher = ctx.cipher;
+  if (cipher?.sealBody && response.stages === undefined && sealsWhole(response, body, cipher.sealBodyLimit ?? 0)) {
+    const whole = body !== undefined ? Promise.resolve(body) : response.readBody(cipher.sealBodyLimit ?? 0);
+    whole.then(
+      (plain) => {
+        if (res.destroyed) return;
+        const sealed = cipher.sealBody!(response, plain);
+        if (sealed !== undefined) response.headers['content-length'] = sealed.length;
+        res.writeHead(response.statusCode, response.headers);
+        res.end(sealed);
+      },
+      (e: unknown) => w.fail(ctx, e),
+    );
+    return;
+  }
   // Last on the way out; the cipher sees the plaintext's length when it is known and sets the ciphertext's.
   if (ctx.cipher) {
     const stage = ctx.cipher.encryptResponse(response);

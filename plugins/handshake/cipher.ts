@@ -136,6 +136,26 @@ export class SessionCipher implements BodyCipher {
   }
 
   encryptResponse(response: ResponseContext): BodyStage | undefined {
+    const binding = this.editHeaders(response);
+    return binding && new SealTransform(this.v.k, binding, this.s.recordSize, bindingAad(binding));
+  }
+
+  /** Responses up to one record (most API answers) are read whole and sealed in one call, with no stream stage. */
+  get sealBodyLimit(): number {
+    return this.s.recordSize - 17;
+  }
+
+  sealBody(response: ResponseContext, body: Buffer): Buffer | undefined {
+    response.headers['content-length'] = body.length;
+    const binding = this.editHeaders(response);
+    return binding && sealWhole(this.v.k, binding, body, this.s.recordSize);
+  }
+
+  /**
+   * Edits an encrypted response's headers (lengths, codings, caching); seals a bodiless
+   * response into lb-seal and returns undefined, else returns the body's binding.
+   */
+  private editHeaders(response: ResponseContext): Binding | undefined {
     const h = response.headers;
     const status = response.statusCode;
     // These headers are lb's word to the client: a backend's own would change how the SDK reads the response.
@@ -159,7 +179,7 @@ export class SessionCipher implements BodyCipher {
       if (status === 204 || status === 304) delete h['content-length'];
       return undefined;
     }
-    return new SealTransform(this.v.k, binding, this.s.recordSize);
+    return binding;
   }
 }
 

@@ -7,7 +7,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import {
-  RecordReader, RecordSequence, RecordSplitter, SALT_BYTES, TAG_BYTES, bindingAad, cekInfo, encodeHeader, nonceFor, nonceInfo, unpad,
+  FINAL_DELIMITER, RecordReader, RecordSequence, RecordSplitter, SALT_BYTES, TAG_BYTES, bindingAad, cekInfo, encodeHeader, nonceFor, nonceInfo, unpad,
   type Binding, type Direction, type ReaderItem,
 } from './protocol/records.js';
 
@@ -229,10 +229,21 @@ export function openPrefix(k: Uint8Array, binding: Binding, bytes: Uint8Array, m
 }
 
 /** Seals a whole message held in memory (small ones: lb-seal headers). */
+const FINAL = Uint8Array.of(FINAL_DELIMITER);
+
 export function sealWhole(k: Uint8Array, binding: Binding, data: Uint8Array, rs: number): Buffer {
   const salt = randomSalt();
   const keys = deriveNodeKeys(k, salt, binding.direction);
   const aad = bindingAad(binding);
+  if (data.length <= rs - TAG_BYTES - 1) {
+    // One record, encrypted straight from `data` with its delimiter after it: no copy of the data first.
+    const cipher = createCipheriv('aes-256-gcm', keys.cek, nonceFor(keys.nonceBase, 0), { authTagLength: TAG_BYTES });
+    cipher.setAAD(aad);
+    const head = cipher.update(data);
+    const delimited = cipher.update(FINAL);
+    const tail = cipher.final();
+    return Buffer.concat([encodeHeader(salt, rs), head, delimited, tail, cipher.getAuthTag()]);
+  }
   const splitter = new RecordSplitter(rs);
   const records: Uint8Array[] = [];
   splitter.push(data, records);

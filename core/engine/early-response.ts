@@ -14,12 +14,16 @@ const DISCARD_KEEP_ALIVE_MAX = 1024 * 1024;
  * and dropped for up to `lingerMs`, so the client sees the response rather than a
  * reset, then the connection is closed. The backend's connection, which still expects
  * the rest of the body, is never reused (the engine destroys the upstream request).
+ * With `forward` (a 2xx: a backend that streams its answer while it reads, such as
+ * an echo) the body keeps flowing to the backend; the rest applies all the same.
  */
-export function handleEarlyResponse(ctx: EngineContext, lingerMs: number): void {
+export function handleEarlyResponse(ctx: EngineContext, lingerMs: number, forward = false): void {
   const { req, res } = ctx;
-  // Stop forwarding: the client's body no longer flows into the gate, nor into request stages.
-  ctx.gated?.source.unpipe();
-  req.unpipe();
+  if (!forward) {
+    // Stop forwarding: the client's body no longer flows into the gate, nor into request stages.
+    ctx.gated?.source.unpipe();
+    req.unpipe();
+  }
   const declared = Number(req.headers['content-length']);
   if (!(declared <= DISCARD_KEEP_ALIVE_MAX)) {
     res.shouldKeepAlive = false;

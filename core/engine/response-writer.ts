@@ -75,7 +75,8 @@ function pipeResponseStages(source: Readable, stages: Duplex[], res: ServerRespo
 /** A backend's response headers arrived: run the response hooks, then stream it to the client. */
 export function respond(w: ResponseWriter, ctx: EngineContext, upstream: IncomingMessage, res: ServerResponse): void {
   ctx.responded = true;
-  if (!ctx.req.complete) handleEarlyResponse(ctx, w.lingerMs);
+  // A 2xx answer before the whole body is up is a backend streaming while it reads (an echo): keep sending it.
+  if (!ctx.req.complete) handleEarlyResponse(ctx, w.lingerMs, (upstream.statusCode ?? 0) < 300);
   (upstream as UpstreamWithRes)[kRes] = res;
   upstream.on('close', onUpstreamClose);
   if (w.usesUpstreamResponse) {

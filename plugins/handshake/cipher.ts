@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import type { BodyCipher, BodyStage, LbError, RequestContext, ResponseContext } from '../../core/index.js';
 import { fromB64u, readU32, readU64, toB64u } from './protocol/bytes.js';
+import { REQUEST_ID_BYTES, SESSION_ID_BYTES } from './protocol/messages.js';
 import { HEADER_BYTES, bindingAad, plainLength, sealedLength, type Binding } from './protocol/records.js';
 import { OpenTransform, SealTransform, openPrefix, sealWhole, type OpenFailure } from './node-records.js';
 import { handshakeErrors } from './errors.js';
@@ -19,8 +20,6 @@ export const REQUEST_HEADER = 'lb-request';
 export const SEAL_HEADER = 'lb-seal';
 export const ACCEPT_ENCODING_HEADER = 'lb-accept-encoding';
 export const CONTENT_ENCODING_HEADER = 'lb-content-encoding';
-export const SESSION_ID_BYTES = 16;
-export const REQUEST_ID_BYTES = 24;
 
 export interface CipherSettings {
   readonly sessions: Sessions;

@@ -10,6 +10,8 @@ import { suiteOf, type Suite } from './suites.js';
 export const PROTOCOL_VERSION = 1;
 export const OFFER_ID_BYTES = 16;
 export const SESSION_ID_BYTES = 16;
+/** A request id: the client's time (8 bytes, ms since the epoch) and 16 random bytes. */
+export const REQUEST_ID_BYTES = 24;
 export const KEY_BYTES = 32;
 /** Largest handshake message body lb reads. */
 export const MAX_MESSAGE_BYTES = 8192;

@@ -2,6 +2,7 @@
  * The record layer over WebCrypto, as web TransformStreams: what the client SDK uses
  * in browsers and in Node. Every record is authenticated before its data is released.
  */
+import { concat } from './bytes.js';
 import { aesGcmOpen, aesGcmSeal, hkdf, importAesKey, randomBytes, type CryptoLike } from './primitives.js';
 import {
   RecordReader, RecordSequence, RecordSplitter, SALT_BYTES, bindingAad, cekInfo, encodeHeader, nonceFor, nonceInfo, unpad,
@@ -121,13 +122,5 @@ async function runThrough(stream: TransformStream<Uint8Array, Uint8Array>, input
     await writer.close();
   })();
   await Promise.all([write, pump]);
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(...parts);
 }

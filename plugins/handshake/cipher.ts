@@ -145,7 +145,8 @@ export class SessionCipher implements BodyCipher {
   }
 
   sealBody(response: ResponseContext, body: Buffer): Buffer | undefined {
-    response.headers['content-length'] = body.length;
+    // A HEAD response's Content-Length is that of the body a GET would get, not of the (empty) body read.
+    if (this.v.binding.method !== 'HEAD') response.headers['content-length'] = body.length;
     const binding = this.editHeaders(response);
     return binding && sealWhole(this.v.k, binding, body, this.s.recordSize);
   }

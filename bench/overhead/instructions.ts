@@ -4,7 +4,11 @@
  * runs under callgrind twice, serving N and then 5N keep-alive requests; the difference
  * of the two totals over 4N removes start-up and shutdown.
  *
- *   npm run build && tsx bench/overhead/instructions.ts [--n 1000] [--alt /path/to/other/dist/cli/lb.js] [--preset basic]
+ *   npm run build && tsx bench/overhead/instructions.ts [--n 1000] [--alt /path/to/other/dist/cli/lb.js] [--preset basic] [--encrypted]
+ *
+ * --encrypted adds lb with the handshake plugin (x25519, rotating PU1: the handshake
+ * itself is cheap under valgrind), sent GETs sealed as lb/client seals them, each
+ * with its own request id; the answers are checked to be encrypted.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -14,9 +18,13 @@ import { parseArgs } from 'node:util';
 import { freePorts, startChild, stopAll, stopChildrenOnExit, waitForPort, type Child } from '../lib/process.js';
 import { ensureTool } from '../lib/tools.js';
 import { repoRoot } from './contenders.js';
+import { ROOMY_LIMITS, freshIdentity, rawHandshake, seal, type RawSession } from '../../test/handshake/raw.js';
 
 const { values } = parseArgs({
-  options: { n: { type: 'string', default: '1000' }, alt: { type: 'string' }, preset: { type: 'string', default: 'basic' }, connections: { type: 'string', default: '4' } },
+  options: {
+    n: { type: 'string', default: '1000' }, alt: { type: 'string' }, preset: { type: 'string', default: 'basic' }, connections: { type: 'string', default: '4' },
+    encrypted: { type: 'boolean', default: false },
+  },
 });
 const N = Number(values.n);
 const CONNECTIONS = Number(values.connections);
@@ -25,6 +33,8 @@ interface Proxy {
   label: string;
   /** The command line after `valgrind ... node`. */
   args(port: number, backends: string[], dir: string): string[];
+  /** Requests it is sent (default: plain GETs). */
+  load?(url: string, count: number): Promise<void>;
 }
 
 const tsxArgs = (file: string) => ['--import', 'tsx', path.join(repoRoot, 'bench', 'overhead', file)];
@@ -40,17 +50,34 @@ const proxies: Proxy[] = [
   { label: `lb (preset ${values.preset})`, args: lbArgs(path.join(repoRoot, 'dist', 'cli', 'lb.js')) },
 ];
 if (values.alt) proxies.push({ label: `lb alt build (${values.alt})`, args: lbArgs(path.resolve(values.alt)) });
+if (values.encrypted) {
+  const identity = freshIdentity();
+  proxies.push({
+    label: `lb (preset ${values.preset}) + handshake, sealed GETs`,
+    args: (port, backends, dir) => {
+      const rc = path.join(dir, `rc-enc-${port}.json`);
+      const plugins = ['memory-keystore', { use: 'handshake', options: { identityKey: identity.file, suite: 'x25519', pu1: { mode: 'rotating' }, limits: ROOMY_LIMITS } }];
+      writeFileSync(rc, JSON.stringify({ preset: values.preset, listen: { host: '127.0.0.1', port }, backends, log: { level: 'warn' }, plugins }));
+      return [path.join(repoRoot, 'dist', 'cli', 'lb.js'), 'run', '--config', rc];
+    },
+    async load(url, count) {
+      const session = (sessions[url] ??= await rawHandshake(url, identity.pin));
+      await load(url, count, () => seal(session, { path: '/' }).headers, (res) => typeof res.headers['content-length'] === 'string' && res.headers['lb-error'] === undefined);
+    },
+  });
+}
+const sessions: Record<string, RawSession> = {};
 
 /** Sends `count` GETs over `CONNECTIONS` keep-alive connections, each waiting for the previous answer. */
-async function load(url: string, count: number): Promise<void> {
+async function load(url: string, count: number, headers: () => http.OutgoingHttpHeaders = () => ({}), accept: (res: http.IncomingMessage) => boolean = () => true): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   let left = count;
   const worker = async () => {
     while (left-- > 0) {
       await new Promise<void>((resolve, reject) => {
-        http.get(url, { agent }, (res) => {
+        http.get(url, { agent, headers: headers() }, (res) => {
           res.resume();
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+          res.on('end', () => (res.statusCode === 200 && accept(res) ? resolve() : reject(new Error(`status ${res.statusCode} ${res.headers['lb-error'] ?? ''}`))));
         }).on('error', reject);
       });
     }
@@ -65,8 +92,9 @@ async function measure(proxy: Proxy, backends: string[], dir: string, count: num
   const out = path.join(dir, `callgrind-${port}.out`);
   const child: Child = startChild(proxy.label, 'valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, ...proxy.args(port, backends, dir)], { cwd: repoRoot });
   await waitForPort(port, 180_000, child);
-  await load(`http://127.0.0.1:${port}/`, 20);
-  await load(`http://127.0.0.1:${port}/`, count);
+  const send = proxy.load ?? ((url: string, n: number) => load(url, n));
+  await send(`http://127.0.0.1:${port}/`, 20);
+  await send(`http://127.0.0.1:${port}/`, count);
   await child.stop('SIGTERM', 120_000);
   const totals = /^(?:totals|summary):\s*(\d+)/m.exec(readFileSync(out, 'utf8'));
   if (!totals) throw new Error(`no totals in ${out}`);

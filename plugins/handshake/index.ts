@@ -51,7 +51,7 @@ export default definePlugin<OptionsOf<typeof handshakeSchema>>({
     const sessions = new Sessions(pipeline.services.get(KEYSTORE));
     const limits = pipeline.keep('limits', () => new HandshakeLimits(o.limits.concurrent, o.limits.perClientBurst, o.limits.perClientPerSecond));
     limits.configure(o.limits.concurrent, o.limits.perClientBurst, o.limits.perClientPerSecond);
-    const cipher: CipherSettings = { sessions, replayWindowMs: o.replayWindowSeconds * 1000, recordSize: o.recordSize, maxRecordSize: o.maxRecordSize, readAheadMs: 10_000 };
+    const cipher: CipherSettings = { sessions, replayWindowMs: o.replayWindowSeconds * 1000, recordSize: o.recordSize, maxRecordSize: o.maxRecordSize, readAheadMs: o.firstRecordTimeoutMs };
     const stats = pipeline.keep('stats', () => ({ handshakes: 0, failures: 0, closed: 0 }));
     const server = o.webcrypto === 'native' ? serverSuite(suite, crypto) : undefined;
     claimRoutes(pipeline, { crypto, suite, server, source, sessions, limits, sessionTtlMs: o.sessionTtlSeconds * 1000, cipher, stats });

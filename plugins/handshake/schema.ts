@@ -32,6 +32,7 @@ export const handshakeSchema = {
     sessionTtlSeconds: { type: 'integer', minimum: 10, maximum: 604800, default: 900, description: 'Lifetime of a session (its K) in the keystore; then requests get 401 LB_ERR_SESSION_UNKNOWN and lb/client makes a new handshake. Unit: seconds.' },
     replayWindowSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 120, description: 'Request ids must carry a time within this many seconds of lb\'s clock; ids are remembered for twice as long to refuse replays. Unit: seconds.' },
     recordSize: { type: 'integer', minimum: 1024, maximum: 65536, default: 65536, description: 'Record size rs of the responses lb encrypts. Unit: bytes.' },
+    firstRecordTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 30000, description: 'How long the first record of a request body may take to arrive: lb checks it before anything is proxied (400 LB_ERR_RECORD_INVALID after). A slow producer can also send smaller records (the SDK\'s recordSize). Unit: ms.' },
     maxRecordSize: { type: 'integer', minimum: 1024, maximum: 65536, default: 65536, description: 'Largest record size accepted in request bodies (413 above). Unit: bytes.' },
     plaintext: {
       type: 'string', enum: ['refuse', 'allow'], default: 'refuse',

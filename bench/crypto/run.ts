@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatProfileSummary, summariseCpuProfile } from '../lib/cpuprofile.js';
 import { canMeasureCpu } from '../lib/proc-cpu.js';
-import { buildLb, stopAll, stopChildrenOnExit } from '../lib/process.js';
+import { buildLb, stopAll, stopChildrenOnExit, benchCommand } from '../lib/process.js';
 import { median } from '../lib/stats.js';
 import { machineFacts } from '../lib/tools.js';
 import { closedLoop, originalHandshake, preparedKeys, protocolHandshake, sdkHandshake, sequential, tlsHandshake, type Handshake } from './handshakes.js';
@@ -213,10 +213,6 @@ function profiles(dir: string): void {
   }
 }
 
-function commandLine(argv: string[]): string {
-  const flags = argv.filter((a) => a !== '--skip-build');
-  return flags.length ? `npm run bench:crypto -- ${flags.join(' ')}` : 'npm run bench:crypto';
-}
 
 async function main(): Promise<void> {
   const s = readSettings();
@@ -237,7 +233,7 @@ async function main(): Promise<void> {
   }, budgetMs);
   guard.unref();
   const report: Report = {
-    command: commandLine(process.argv.slice(2)), date: new Date().toISOString().slice(0, 10), machine: machineFacts(), loadAverage: [os.loadavg()[0], 0],
+    command: benchCommand('bench:crypto', process.argv.slice(2), ['--skip-build']), date: new Date().toISOString().slice(0, 10), machine: machineFacts(), loadAverage: [os.loadavg()[0], 0],
     settings: {}, skipped: [], notes: [],
   };
   const servers: Server[] = [];

@@ -136,3 +136,12 @@ export function buildLb(root: string, log: (line: string) => void): void {
   const r = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) throw new Error(`npm run build failed (status ${r.status}):\n${r.stdout}${r.stderr}`);
 }
+
+/**
+ * The command a bench run can be repeated with, for its report: `npm run SCRIPT`
+ * and the flags it was given, less those that do not change the figures.
+ */
+export function benchCommand(script: string, argv: readonly string[], ignored: readonly string[] = []): string {
+  const flags = argv.filter((a) => !ignored.includes(a));
+  return flags.length ? `npm run ${script} -- ${flags.join(' ')}` : `npm run ${script}`;
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findLoadTool, runLoad, type LoadResult } from '../lib/load.js';
 import { canMeasureCpu, processTreeCpuMs } from '../lib/proc-cpu.js';
-import { buildLb, stopAll, stopChildrenOnExit } from '../lib/process.js';
+import { buildLb, stopAll, stopChildrenOnExit, benchCommand } from '../lib/process.js';
 import { machineFacts, toolVersion, which } from '../lib/tools.js';
 import { CONTENDER_IDS, checkContender, repoRoot, startContenders, type ContenderId } from './contenders.js';
 import { summarise, targetVerdict, terminalTable, writeDocs, type Measurement, type Summary } from './report.js';
@@ -62,10 +62,6 @@ function readSettings() {
 const log = (line: string) => console.error(line);
 
 
-function commandLine(argv: string[]): string {
-  const flags = argv.filter((a) => a !== '--no-docs');
-  return flags.length ? `npm run bench:overhead -- ${flags.join(' ')}` : 'npm run bench:overhead';
-}
 
 async function main(): Promise<void> {
   const s = readSettings();
@@ -128,7 +124,7 @@ async function main(): Promise<void> {
         [tool.name]: toolVersion(tool.path, tool.name === 'wrk' ? ['-v'] : ['--version'])?.replace(/^wrk (?:debian\/)?(\S+).*/, '$1'),
       };
       const written = writeDocs(repoRoot, {
-        summaries, skipped: setup.skipped, command: commandLine(process.argv.slice(2)), machine: machineFacts(), versions,
+        summaries, skipped: setup.skipped, command: benchCommand('bench:overhead', process.argv.slice(2), ['--no-docs']), machine: machineFacts(), versions,
         loadAverage: [loadBefore, loadAfter],
         notes,
         settings: { durationS: s.durationS, warmupS: s.warmupS, firstWarmupS: s.firstWarmupS, rounds: s.rounds, connections: s.connections, threads: s.threads, tool: tool.name },

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findLoadTool, runLoad, type LoadTool } from '../lib/load.js';
-import { buildLb, freePorts, httpGet, startChild, stopAll, stopChildrenOnExit, waitForPort } from '../lib/process.js';
+import { buildLb, freePorts, httpGet, startChild, stopAll, stopChildrenOnExit, waitForPort, benchCommand } from '../lib/process.js';
 import { machineFacts, toolVersion } from '../lib/tools.js';
 import { LbUnderTest, repoRoot, timeToServe, type RcVariant, type SwitchSample } from './lb.js';
 import { terminalReport, writeDocs, type LoadRun, type Report } from './report.js';
@@ -90,10 +90,6 @@ async function loadRun(lb: LbUnderTest, tool: LoadTool, s: ReturnType<typeof rea
 }
 
 
-function commandLine(argv: string[]): string {
-  const flags = argv.filter((a) => a !== '--no-docs' && a !== '--skip-build');
-  return flags.length ? `npm run bench:reload -- ${flags.join(' ')}` : 'npm run bench:reload';
-}
 
 async function main(): Promise<void> {
   const s = readSettings();
@@ -153,7 +149,7 @@ async function main(): Promise<void> {
     }
     const report: Report = {
       samples, none, reloading, problems: lb.problems,
-      command: commandLine(process.argv.slice(2)),
+      command: benchCommand('bench:reload', process.argv.slice(2), ['--no-docs', '--skip-build']),
       machine: machineFacts(),
       toolVersion: toolVersion(tool.path, tool.name === 'wrk' ? ['-v'] : ['--version'])?.replace(/^wrk (?:debian\/)?(\S+).*/, '$1') ?? 'unknown',
       settings: { reloads: s.reloads, durationS: s.durationS, warmupS: s.warmupS, rounds: s.rounds, connections: s.connections, tool: tool.name },

@@ -43,18 +43,19 @@ export default definePlugin<OptionsOf<typeof handshakeSchema>>({
     else pipeline.logger.info(`handshake: identity ${identity.fingerprint} (${identity.file})`, { fingerprint: identity.fingerprint });
     const key = await signingKey(crypto, identity);
     const suite = suiteOf(o.suite)!;
-    const source = pipeline.keep(`pu1:${o.suite}:${o.pu1.mode}:${identity.fingerprint}:${o.webcrypto}`, () => new Pu1Source({
+    const pu1Options = {
       crypto, suite, identity: { spki: identity.spki, key, signSync: o.webcrypto === 'native' ? identitySigner(identity.pkcs8) : undefined },
       mode: o.pu1.mode, poolSize: o.pu1.poolSize, refillConcurrency: o.pu1.refillConcurrency, rotateMs: o.pu1.rotateSeconds * 1000, offerTtlMs: o.offerTtlMs,
-      onError: (e) => pipeline.logger.error(`handshake: making a PU1 failed: ${e.message}`),
-    }));
+      onError: (e: Error) => pipeline.logger.error(`handshake: making a PU1 failed: ${e.message}`),
+    };
+    const source = pipeline.keep(`pu1:${o.suite}:${o.pu1.mode}:${identity.fingerprint}:${o.webcrypto}`, () => new Pu1Source(pu1Options));
+    source.configure(pu1Options);
     const sessions = new Sessions(pipeline.services.get(KEYSTORE));
     const limits = pipeline.keep('limits', () => new HandshakeLimits(o.limits.concurrent, o.limits.perClientBurst, o.limits.perClientPerSecond));
     limits.configure(o.limits.concurrent, o.limits.perClientBurst, o.limits.perClientPerSecond);
     const cipher: CipherSettings = { sessions, replayWindowMs: o.replayWindowSeconds * 1000, recordSize: o.recordSize, maxRecordSize: o.maxRecordSize, readAheadMs: o.firstRecordTimeoutMs };
-    const stats = pipeline.keep('stats', () => ({ handshakes: 0, failures: 0, closed: 0 }));
     const server = o.webcrypto === 'native' ? serverSuite(suite, crypto) : undefined;
-    claimRoutes(pipeline, { crypto, suite, server, source, sessions, limits, sessionTtlMs: o.sessionTtlSeconds * 1000, cipher, stats });
+    claimRoutes(pipeline, { crypto, suite, server, source, sessions, limits, sessionTtlMs: o.sessionTtlSeconds * 1000, cipher });
     const refusePlaintext = o.plaintext === 'refuse';
     pipeline.hooks.encrypt.tapPromise(PLUGIN_NAME, async (ctx) => {
       const h = ctx.req.headers;

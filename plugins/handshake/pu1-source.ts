@@ -40,7 +40,7 @@ async function makeOffer(o: Pu1SourceOptions, pair: SuitePair, expires: number, 
 }
 
 export class Pu1Source {
-  private readonly o: Pu1SourceOptions;
+  private o: Pu1SourceOptions;
   private readonly pool: SuitePair[] = [];
   private generating = 0;
   private readonly open = new Map<string, { entry: OpenOffer; expiresAt: number }>();
@@ -51,17 +51,27 @@ export class Pu1Source {
   private rotateAt = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
+  private started = false;
   /** Pairs generated per second, measured: for Retry-After and the log. */
   private genMs = 100;
-  readonly stats = { generated: 0, offered: 0 };
 
   constructor(options: Pu1SourceOptions) {
     this.o = options;
   }
 
+  /**
+   * The options of a reloaded generation (same suite, mode and identity: those key the
+   * kept source). A larger pool starts filling at once; offers already made stand.
+   */
+  configure(options: Pu1SourceOptions): void {
+    this.o = options;
+    if (this.started) this.refill();
+  }
+
   /** Fills the first key (pool) or the first rotation; resolves once one handshake can be offered. */
   async start(): Promise<void> {
     this.stopped = false;
+    this.started = true;
     // Kept across reloads: every generation starts it again.
     clearInterval(this.sweeper);
     this.sweeper = setInterval(() => this.sweep(), Math.min(this.o.offerTtlMs, 10_000));
@@ -101,7 +111,6 @@ export class Pu1Source {
   async offer(): Promise<OpenOffer | undefined> {
     if (this.o.mode === 'rotating') {
       if (Date.now() >= this.rotateAt) this.rotate();
-      this.stats.offered++;
       return this.current;
     }
     const pair = this.pool.pop() ?? (await this.awaitPair());
@@ -109,7 +118,6 @@ export class Pu1Source {
     if (!pair) return undefined;
     const entry = await makeOffer(this.o, pair, Date.now() + this.o.offerTtlMs, true);
     this.open.set(toB64u(entry.offer.offerId), { entry, expiresAt: entry.offer.expires });
-    this.stats.offered++;
     return entry;
   }
 
@@ -144,7 +152,6 @@ export class Pu1Source {
     const t0 = performance.now();
     const pair = await this.o.suite.generatePair(this.o.crypto);
     this.genMs = 0.8 * this.genMs + 0.2 * (performance.now() - t0);
-    this.stats.generated++;
     return pair;
   }
 

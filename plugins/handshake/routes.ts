@@ -27,7 +27,6 @@ export interface RouteSettings {
   readonly limits: HandshakeLimits;
   readonly sessionTtlMs: number;
   readonly cipher: CipherSettings;
-  readonly stats: { handshakes: number; failures: number; closed: number };
 }
 
 const { create } = handshakeErrors;
@@ -59,15 +58,11 @@ export function claimRoutes(pipeline: Pipeline, r: RouteSettings): void {
       if (req.method === 'DELETE') {
         const v = await verifyRequest(req, r.cipher);
         await r.sessions.close(v.sid);
-        r.stats.closed++;
         return { status: 204 };
       }
       if (!r.limits.enter()) throw create('LB_ERR_HANDSHAKE_BUSY', { limit: r.limits.inProgress }, { retryAfter: 1 });
       try {
         return { headers: JSON_HEADERS, body: await complete(r, (await readBody()).toString('utf8')) };
-      } catch (e) {
-        r.stats.failures++;
-        throw e;
       } finally {
         r.limits.leave();
       }
@@ -100,6 +95,5 @@ async function complete(r: RouteSettings, text: string): Promise<string> {
   const now = Date.now();
   const expires = now + r.sessionTtlMs;
   await r.sessions.create(toB64u(sessionId), { suite: r.suite.id, created: now, expires, k });
-  r.stats.handshakes++;
   return encodeAccept({ sessionId, expires, wrappedK, maxRecordSize: r.cipher.maxRecordSize });
 }

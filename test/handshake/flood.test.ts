@@ -20,6 +20,22 @@ const retryAfter = (res: RawResponse) => Number(res.headers['retry-after']);
 const lines = (stand: Stand, code: string, from = 0) => stand.lb.log.lines.slice(from).filter((line) => line.includes(code));
 
 /**
+ * The responses of `all` refused with `status`: each names `code` and carries a
+ * Retry-After of at least 1 s, and lb logged one line for each since `mark`.
+ * Returns them and those lines.
+ */
+function retryLater(stand: Stand, all: RawResponse[], status: number, code: string, mark: number): { refused: RawResponse[]; logged: string[] } {
+  const refused = all.filter((r) => r.status === status);
+  for (const r of refused) {
+    expect(r.headers['lb-error']).to.equal(code);
+    expect(retryAfter(r)).to.be.at.least(1);
+  }
+  const logged = lines(stand, code, mark);
+  expect(logged).to.have.length(refused.length);
+  return { refused, logged };
+}
+
+/**
  * The flooding clients, in a worker thread with its own event loop, so that the loop
  * measured is lb's (and its backend's), not the attackers'. In waves: every client asks
  * for an offer at once, then every client answers at once. Posts the statuses counted.
@@ -76,16 +92,10 @@ describe('handshake: caps on handshakes', function () {
     const mark = stand.lb.log.lines.length;
     const all = await Promise.all(Array.from({ length: 4 }, attempt));
     const allowed = all.filter((r) => r.status === 200).length;
-    const limited = all.filter((r) => r.status === 429);
+    const { refused: limited, logged } = retryLater(stand, all, 429, 'LB_ERR_HANDSHAKE_RATE_LIMITED', mark);
     expect(allowed).to.be.within(2, 3);
     expect(limited.length).to.equal(4 - allowed);
-    for (const r of limited) {
-      expect(r.headers['lb-error']).to.equal('LB_ERR_HANDSHAKE_RATE_LIMITED');
-      expect(retryAfter(r)).to.be.at.least(1);
-      expect(JSON.parse(r.body.toString()).error).to.deep.include({ code: 'LB_ERR_HANDSHAKE_RATE_LIMITED', status: 429 });
-    }
-    const logged = lines(stand, 'LB_ERR_HANDSHAKE_RATE_LIMITED', mark);
-    expect(logged).to.have.length(limited.length);
+    for (const r of limited) expect(JSON.parse(r.body.toString()).error).to.deep.include({ code: 'LB_ERR_HANDSHAKE_RATE_LIMITED', status: 429 });
     expect(logged[0]).to.match(/\[lb\] Client 127\.0\.0\.1 asked for too many handshakes; retry in [12] s\. code=LB_ERR_HANDSHAKE_RATE_LIMITED /);
     expect(stand.arrivals).to.have.length(0);
     await expectStillServing(stand);
@@ -114,15 +124,9 @@ describe('handshake: caps on handshakes', function () {
     stand = await startStand({ pu1: { mode: 'pool', poolSize: 2, refillConcurrency: 1 } });
     const mark = stand.lb.log.lines.length;
     const all = await Promise.all(Array.from({ length: 12 }, () => getOffer(stand!)));
-    const empty = all.filter((r) => r.status === 503);
+    const { refused: empty, logged } = retryLater(stand, all, 503, 'LB_ERR_HANDSHAKE_POOL_EMPTY', mark);
     expect(empty.length).to.be.at.least(1);
     for (const r of all) expect([200, 503]).to.include(r.status);
-    for (const r of empty) {
-      expect(r.headers['lb-error']).to.equal('LB_ERR_HANDSHAKE_POOL_EMPTY');
-      expect(retryAfter(r)).to.be.at.least(1);
-    }
-    const logged = lines(stand, 'LB_ERR_HANDSHAKE_POOL_EMPTY', mark);
-    expect(logged).to.have.length(empty.length);
     expect(logged[0]).to.match(/\[lb\] No pre-generated PU1 is left; the pool refills at about \d+\.\d per second\. code=LB_ERR_HANDSHAKE_POOL_EMPTY /);
     // Every offer served has its own PU1, used once.
     const pu1s = all.filter((r) => r.status === 200).map((r) => JSON.parse(r.body.toString()).pu1 as string);
@@ -142,15 +146,9 @@ describe('handshake: caps on handshakes', function () {
     const answers = await Promise.all(Array.from({ length: 24 }, () => answerTo(offer, { keys })));
     const mark = stand.lb.log.lines.length;
     const all = await Promise.all(answers.map((a) => postAnswer(stand!.lb.url, a.body)));
-    const busy = all.filter((r) => r.status === 503);
+    const { refused: busy, logged } = retryLater(stand, all, 503, 'LB_ERR_HANDSHAKE_BUSY', mark);
     expect(busy.length, 'answers refused as busy').to.be.at.least(1);
     for (const r of all) expect([200, 503]).to.include(r.status);
-    for (const r of busy) {
-      expect(r.headers['lb-error']).to.equal('LB_ERR_HANDSHAKE_BUSY');
-      expect(retryAfter(r)).to.be.at.least(1);
-    }
-    const logged = lines(stand, 'LB_ERR_HANDSHAKE_BUSY', mark);
-    expect(logged).to.have.length(busy.length);
     expect(logged[0]).to.contain('[lb] Too many handshakes in progress (1); retry shortly. code=LB_ERR_HANDSHAKE_BUSY ');
     expect(stand.arrivals).to.have.length(0);
     await expectStillServing(stand);

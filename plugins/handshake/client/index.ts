@@ -251,4 +251,3 @@ async function checkOffer(c: CryptoLike, offer: Offer, pin: string): Promise<voi
   if (offer.expires <= Date.now()) throw new LbClientError(CLIENT_CODES.OFFER_EXPIRED, 'the offer has expired (check the clocks)');
 }
 
-export { RecordError as DecryptionError };

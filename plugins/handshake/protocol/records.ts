@@ -130,7 +130,6 @@ export class RecordSplitter {
   readonly perRecord: number;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
-  seq = 0;
 
   constructor(rs: number) {
     this.perRecord = rs - TAG_BYTES - 1;
@@ -151,24 +150,28 @@ export class RecordSplitter {
 
   private take(n: number, delimiter: number): Uint8Array {
     const record = new Uint8Array(n + 1);
-    let o = 0;
-    while (o < n) {
-      const head = this.pending[0];
-      const want = n - o;
-      if (head.length <= want) {
-        record.set(head, o);
-        o += head.length;
-        this.pending.shift();
-      } else {
-        record.set(head.subarray(0, want), o);
-        this.pending[0] = head.subarray(want);
-        o += want;
-      }
-    }
+    moveFront(this.pending, n, record);
     record[n] = delimiter;
     this.pendingBytes -= n;
-    this.seq++;
     return record;
+  }
+}
+
+/** Moves the first `n` bytes of a queue of chunks into `into`, taking them off the queue. */
+function moveFront(queue: Uint8Array[], n: number, into: Uint8Array): void {
+  let o = 0;
+  while (o < n) {
+    const head = queue[0];
+    const want = n - o;
+    if (head.length <= want) {
+      into.set(head, o);
+      o += head.length;
+      queue.shift();
+    } else {
+      into.set(head.subarray(0, want), o);
+      queue[0] = head.subarray(want);
+      o += want;
+    }
   }
 }
 
@@ -233,20 +236,7 @@ export class RecordReader {
       else this.buffer[0] = head.subarray(n);
     } else {
       out = new Uint8Array(n);
-      let o = 0;
-      while (o < n) {
-        const h = this.buffer[0];
-        const want = n - o;
-        if (h.length <= want) {
-          out.set(h, o);
-          o += h.length;
-          this.buffer.shift();
-        } else {
-          out.set(h.subarray(0, want), o);
-          this.buffer[0] = h.subarray(want);
-          o += want;
-        }
-      }
+      moveFront(this.buffer, n, out);
     }
     this.buffered -= n;
     return out;
